@@ -1,0 +1,56 @@
+"""restorers: GAN face restoration (GPEN, GFPGAN, Real-ESRGAN) and StyleGAN2-ADA, in pure PyTorch.
+
+Public API::
+
+    import restorers
+    restorers.available_models()                      # names, in registry order
+    r = restorers.load("realesrgan-x4plus")           # device/precision default to the fastest available
+    result = r.restore("photo.jpg", outscale=2)       # RestoreResult(image=HxWx3 uint8, seconds=..., ...)
+    result = restorers.restore("photo.jpg", "gpen-bfr-512", mode="whole")
+
+Nothing here imports gradio, and nothing downloads at import time.
+"""
+from __future__ import annotations
+
+from .hub import (
+    WeightsCorruptError,
+    WeightsError,
+    WeightsFile,
+    WeightsHashMismatchError,
+    WeightsNotFoundError,
+)
+from .images import ImageError, ImageTooLargeError, LoadedImage, load_image, save_png
+from .registry import MODELS, ModelSpec, UnknownModelError, get_spec, specs
+from .restorer import RestoreResult, Restorer, make_restorer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODELS", "ModelSpec", "RestoreResult", "Restorer", "ImageError", "ImageTooLargeError", "LoadedImage",
+    "UnknownModelError", "WeightsCorruptError", "WeightsError", "WeightsFile", "WeightsHashMismatchError",
+    "WeightsNotFoundError", "available_models", "get_spec", "load", "load_image", "restore", "save_png",
+    "specs", "weights_status",
+]
+
+
+def available_models(*families: str) -> list[str]:
+    """Names of the registered models, optionally of some families ('baseline', 'sr', 'face', ...)."""
+    return [spec.name for spec in specs(*families)]  # type: ignore[arg-type]
+
+
+def load(name: str | ModelSpec, device: str | None = None, precision: str | None = None) -> Restorer:
+    """A restorer for a registered model (or an explicit spec); weights load on first use and are cached."""
+    return make_restorer(name, device, precision)
+
+
+def restore(image, model: str | ModelSpec, device: str | None = None, precision: str | None = None, **options) -> RestoreResult:
+    """Load ``model`` and restore ``image`` (path, bytes, PIL image or array) in one call."""
+    return load(model, device, precision).restore(image, **options)
+
+
+def weights_status(name: str | ModelSpec) -> str:
+    """'builtin', 'override', 'cached', 'downloadable' or 'missing' (offline and not cached)."""
+    from .hub import state
+
+    spec = get_spec(name) if isinstance(name, str) else name
+    return "builtin" if spec.weights is None else state(spec.weights)

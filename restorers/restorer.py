@@ -1,0 +1,242 @@
+"""Restorers: what turns one RGB uint8 image into a restored one, for each model family.
+
+A restorer holds a shared, eval-mode network and its settings (device, precision); everything about a
+request lives in the call, so one instance can serve concurrent requests.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import images
+from .networks import get_network
+from .registry import ModelSpec, get_spec
+from .runtime import inference, pick_device, resolve_precision
+from .tiling import pad_to_multiple, tiled_apply
+
+TILE_ENV = "RESTORERS_TILE"
+# Inputs up to this many pixels run in one piece; larger ones are tiled to bound memory.
+UNTILED_MAX_PIXELS = 512 * 512
+DEFAULT_TILE = 256
+TILE_OVERLAP = 16
+PRE_PAD = 10  # reflect border added before SR (as Real-ESRGAN does) so edges are not darkened
+FACE_BATCH = 4  # faces per network call in whole-photo mode
+FACE_MODES = ("whole", "aligned")
+
+
+class NoFaceFoundWarning(UserWarning):
+    pass
+
+
+@dataclass
+class RestoreResult:
+    image: np.ndarray  # HxWx3 uint8
+    model: str
+    seconds: float
+    alpha: np.ndarray | None = None
+    grayscale: bool = False
+    faces: list = field(default_factory=list)
+    crops_before: list[np.ndarray] = field(default_factory=list)
+    crops_after: list[np.ndarray] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+
+def _tile_size(height: int, width: int, tile: int | None) -> int:
+    if tile is not None:
+        return tile
+    if os.environ.get(TILE_ENV):
+        return int(os.environ[TILE_ENV])
+    return 0 if height * width <= UNTILED_MAX_PIXELS else DEFAULT_TILE
+
+
+class Restorer:
+    """Base class: spec + device + precision, and the timing wrapper."""
+
+    def __init__(self, spec: ModelSpec, device: torch.device, precision: str) -> None:
+        self.spec = spec
+        self.device = device
+        self.precision = precision
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def restore(self, image, **options) -> RestoreResult:
+        """Restore any accepted image input; alpha and grayscale-ness come back on the result."""
+        loaded = images.load_image(image)
+        start = time.perf_counter()
+        result = self.run(loaded.rgb, **options)
+        result.seconds = time.perf_counter() - start
+        if loaded.alpha is not None:
+            result.alpha = images.resize(loaded.alpha, result.size, "lanczos")
+        result.grayscale = loaded.grayscale
+        return result
+
+
+class ResizeRestorer(Restorer):
+    """Classical interpolation baselines (bicubic, Lanczos)."""
+
+    def upscale(self, rgb: np.ndarray, outscale: float = 4.0) -> np.ndarray:
+        return images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), self.spec.name)
+
+    def run(self, rgb: np.ndarray, outscale: float | None = None, **_: object) -> RestoreResult:
+        return RestoreResult(self.upscale(rgb, 4.0 if outscale is None else outscale), self.name, 0.0)
+
+
+class SRRestorer(Restorer):
+    """Real-ESRGAN family: whole-image super-resolution, tiled when large, resized to any output scale."""
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return get_network(self.spec, self.device)
+
+    def upscale(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None) -> np.ndarray:
+        net = self.network
+        scale = self.spec.scale
+        multiple = int(getattr(net, "input_multiple", 1))  # RRDBNet x2/x1 pixel-unshuffle their input
+        height, width = rgb.shape[:2]
+        x = images.to_tensor(rgb).to(self.device)
+        pre_pad = min(PRE_PAD, height - 1, width - 1)
+        if pre_pad > 0:
+            x = torch.nn.functional.pad(x, (0, pre_pad, 0, pre_pad), mode="reflect")
+        x, _, _ = pad_to_multiple(x, multiple)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with inference(self.device, self.precision):
+            y = tiled_apply(net, x, scale, _tile_size(height, width, tile), TILE_OVERLAP, multiple)
+        out = images.from_tensor(y[:, :, : height * scale, : width * scale])[0]
+        if outscale is not None and outscale != scale:
+            out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")
+        return out
+
+    def run(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None, **_: object) -> RestoreResult:
+        return RestoreResult(self.upscale(rgb, outscale, tile), self.name, 0.0)
+
+
+BackgroundFn = Callable[[np.ndarray, float], np.ndarray]
+
+
+class FaceRestorer(Restorer):
+    """GPEN / GFPGAN: aligned crops in, restored crops out; whole photos go through detect-align-paste."""
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return get_network(self.spec, self.device)
+
+    @property
+    def face_size(self) -> int:
+        assert self.spec.input_size is not None
+        return self.spec.input_size
+
+    def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None) -> torch.Tensor:
+        if self.spec.family == "face" and "gfpgan" in self.spec.name and seed is not None:
+            generator = torch.Generator(device=x.device).manual_seed(int(seed))
+            out = net(x, return_rgb=False, noise_generator=generator)
+        else:
+            out = net(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    def restore_crops(self, crops: np.ndarray, blend: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """N aligned SxS crops (uint8) -> N restored crops, mixed with the input by ``blend`` (1 = fully restored)."""
+        if not 0.0 <= blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {blend}")
+        net = self.network
+        outputs = []
+        for start in range(0, len(crops), FACE_BATCH):
+            chunk = crops[start : start + FACE_BATCH]
+            x = images.to_tensor(chunk, self.spec.value_range).to(self.device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with inference(self.device, self.precision):
+                y = self._forward(net, x, seed)
+            outputs.append(images.from_tensor(y, self.spec.value_range))
+        restored = np.concatenate(outputs, axis=0)
+        if blend < 1.0:
+            mixed = blend * restored.astype(np.float32) + (1.0 - blend) * crops.astype(np.float32)
+            restored = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+        return restored
+
+    def run(
+        self,
+        rgb: np.ndarray,
+        mode: str = "whole",
+        outscale: float | None = None,
+        blend: float = 1.0,
+        background: str | BackgroundFn | None = "lanczos",
+        only_center_face: bool = False,
+        min_face: int = 0,
+        threshold: float = 0.9,
+        seed: int | None = None,
+        **_: object,
+    ) -> RestoreResult:
+        size = self.face_size
+        if mode not in FACE_MODES:
+            raise ValueError(f"mode must be one of {FACE_MODES}, got '{mode}'")
+        if mode == "aligned":
+            crop = images.resize(rgb, (size, size), "lanczos" if min(rgb.shape[:2]) > size else "bicubic")
+            restored = self.restore_crops(crop[None], blend, seed)[0]
+            out = restored
+            if outscale is not None:
+                out = images.resize(restored, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
+            return RestoreResult(out, self.name, 0.0, faces=[], crops_before=[crop], crops_after=[restored])
+
+        from . import face
+
+        scale = 2.0 if outscale is None else float(outscale)
+        bg_fn = background_upsampler(background, self.device, self.precision)
+        bg = bg_fn(rgb, scale) if bg_fn is not None else None
+        if bg is None:
+            scale = 1.0
+            bg = rgb
+        result = face.restore_faces(
+            rgb,
+            lambda crops: self.restore_crops(crops, blend, seed),
+            size,
+            bg,
+            scale,
+            only_center_face=only_center_face,
+            min_size=min_face,
+            threshold=threshold,
+        )
+        warnings = [] if result.faces else ["no face found: returning the background-upscaled image"]
+        return RestoreResult(
+            result.image, self.name, 0.0, faces=list(result.faces),
+            crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=warnings,
+        )
+
+
+def background_upsampler(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> BackgroundFn | None:
+    """'none' -> None (keep the original size); 'lanczos'/'bicubic'; or any SR model name."""
+    if choice is None or callable(choice):
+        return choice
+    if choice == "none":
+        return None
+    spec = get_spec(choice)
+    if spec.family == "baseline":
+        return lambda rgb, s: images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], s), choice)
+    if spec.family != "sr":
+        raise ValueError(f"'{choice}' cannot upsample a background; use 'none', 'lanczos' or an SR model")
+    upsampler = SRRestorer(spec, device, precision)
+    return lambda rgb, s: upsampler.upscale(rgb, s)
+
+
+_FAMILIES: dict[str, type[Restorer]] = {"baseline": ResizeRestorer, "sr": SRRestorer, "face": FaceRestorer}
+
+
+def make_restorer(spec: ModelSpec | str, device: str | torch.device | None = None, precision: str | None = None) -> Restorer:
+    """A restorer for ``spec`` (weights load lazily, on first use, into the shared network cache)."""
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    if spec.family not in _FAMILIES:
+        raise ValueError(f"{spec.name} is a {spec.family}, not a restorer")
+    resolved = pick_device(device)
+    return _FAMILIES[spec.family](spec, resolved, resolve_precision(resolved, precision))

@@ -1,0 +1,69 @@
+"""Device and precision: where networks run and in which number format.
+
+The fast path is channels_last memory format plus bfloat16 autocast on CPUs that support it (about 3x
+faster than fp32 for these conv nets), and float16 autocast on CUDA. ``"fp32"`` keeps full precision.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from typing import Iterator, Literal
+
+import torch
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+DEVICE_ENV = "RESTORERS_DEVICE"
+PRECISION_ENV = "RESTORERS_PRECISION"
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The requested device, else $RESTORERS_DEVICE, else CUDA when present, else CPU."""
+    choice = device or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(choice)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was requested but no CUDA device is available; use device='cpu'")
+    return resolved
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_supports_bf16() -> bool:
+    """True when this CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where autocast pays off."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(device: torch.device, precision: str | None = None) -> str:
+    """Turn 'auto' (or $RESTORERS_PRECISION) into the concrete precision used on ``device``."""
+    precision = precision or os.environ.get(PRECISION_ENV, "auto")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if cpu_supports_bf16() else "fp32"
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("fp16 is for CUDA; on CPU use 'bf16' (or 'auto')")
+    return precision
+
+
+@contextlib.contextmanager
+def inference(device: torch.device, precision: str) -> Iterator[None]:
+    """inference_mode plus the autocast that ``precision`` asks for."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    with torch.inference_mode():
+        if dtype is None:
+            yield
+        else:
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                yield
+
+
+def describe(device: torch.device, precision: str) -> str:
+    """A one-line description for the UI, e.g. 'cpu (2 threads), bf16 autocast + channels_last'."""
+    where = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    how = "fp32" if precision == "fp32" else f"{precision} autocast"
+    return f"{where}, {how} + channels_last"
