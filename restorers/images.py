@@ -116,7 +116,7 @@ def load_image(source: str | Path | bytes | BinaryIO | Image.Image | np.ndarray,
     name = "image"
     if isinstance(source, (str, Path)):
         path = Path(source)
-        name = path.name
+        name = str(path)
         if not path.is_file():
             raise ImageError(f"{path}: no such file")
         data = path.read_bytes()

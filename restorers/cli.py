@@ -1,0 +1,164 @@
+"""Command line: ``python -m restorers <command> ...``.
+
+Every command prints one line per input it could not process and exits non-zero if there was any.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import images
+from .hub import WeightsError
+from .registry import get_spec, specs
+from .restorer import FACE_MODES
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def iter_inputs(paths: Iterable[str]) -> list[Path]:
+    """Files as given, and the image files inside given folders (sorted)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def _progress(items: list, desc: str):
+    if len(items) < 2:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", file=sys.stderr)
+
+
+def _fail(path: Path | str, exc: BaseException | str) -> None:
+    message = str(exc)
+    print(f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}", file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .restorer import make_restorer
+
+    restorer = make_restorer(args.model, args.device, args.precision)
+    out_dir = Path(args.out)
+    inputs = iter_inputs(args.inputs)
+    if not inputs:
+        print("error: no input images found", file=sys.stderr)
+        return 2
+    failures = 0
+    for path in _progress(inputs, restorer.name):
+        try:
+            options = dict(outscale=args.scale)
+            if restorer.spec.family == "face":
+                options.update(
+                    mode=args.mode, blend=args.blend, background=args.bg_upsampler,
+                    only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
+                    seed=args.seed,
+                )
+            result = restorer.restore(path, **options)
+            stem = f"{path.stem}_{restorer.name}"
+            images.save_png(out_dir / f"{stem}.png", result.image, result.alpha, result.grayscale)
+            if args.save_faces:
+                for i, (before, after) in enumerate(zip(result.crops_before, result.crops_after)):
+                    images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_before.png", before)
+                    images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_after.png", after)
+            for warning in result.warnings:
+                print(f"warning: {path}: {warning}", file=sys.stderr)
+            if args.verbose:
+                print(f"{path} -> {out_dir / (stem + '.png')} {result.size[0]}x{result.size[1]} {result.seconds:.2f}s")
+        except WeightsError as exc:
+            # Missing weights fail every input the same way: the full message once, then one line per input.
+            _fail(path, exc)
+            for rest in inputs[inputs.index(path) + 1 :]:
+                _fail(rest, f"skipped: weights for {restorer.name} are unavailable")
+            return 1
+        except (images.ImageError, ValueError, RuntimeError, OSError) as exc:
+            _fail(path, exc)
+            failures += 1
+    return 1 if failures else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import weights_status
+
+    del args
+    for spec in specs():
+        status = weights_status(spec)
+        where = spec.weights.url if spec.weights else "-"
+        print(f"{spec.name:26s} {spec.family:9s} {status:12s} {spec.licence[:40]:40s} {where}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .hub import WeightsError, fetch
+
+    failures = 0
+    for name in args.models or [s.name for s in specs() if s.weights]:
+        spec = get_spec(name)
+        if spec.weights is None:
+            continue
+        try:
+            print(f"{name}: {fetch(spec.weights)}")
+        except WeightsError as exc:
+            _fail(name, exc)
+            failures += 1
+    return 1 if failures else 0
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
+    parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+                        help="auto = bf16 autocast on CPUs that support it, fp16 on CUDA")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m restorers", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    restore = sub.add_parser("restore", help="restore images (files and folders) with one model")
+    restore.add_argument("inputs", nargs="+", help="image files or folders")
+    restore.add_argument("--model", "-m", required=True,
+                         help="one of: " + ", ".join(s.name for s in specs("baseline", "sr", "face")))
+    restore.add_argument("--scale", "-s", type=float, default=None,
+                         help="output scale (any float, e.g. 1.1); default: the model's native scale "
+                              "(4 for baselines, 2 for whole-photo face restoration)")
+    restore.add_argument("--out", "-o", default="outputs", help="output folder (default: outputs)")
+    restore.add_argument("--mode", choices=FACE_MODES, default="whole",
+                         help="face models: 'whole' photo (detect, align, paste back) or 'aligned' face crop")
+    restore.add_argument("--bg-upsampler", default="lanczos",
+                         help="face models, whole mode: none, lanczos, bicubic or an SR model name")
+    restore.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
+    restore.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
+    restore.add_argument("--threshold", type=float, default=0.9, help="face detection score threshold")
+    restore.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
+    restore.add_argument("--seed", type=int, default=None, help="GFPGAN: random decoder noise with this seed")
+    restore.add_argument("--save-faces", action="store_true", help="also save each face crop before and after")
+    restore.add_argument("--verbose", "-v", action="store_true")
+    _add_runtime_options(restore)
+    restore.set_defaults(func=cmd_restore)
+
+    models = sub.add_parser("models", help="list models, licences and whether their weights are available")
+    models.set_defaults(func=cmd_models)
+
+    download = sub.add_parser("download", help="download (and verify) weights into the Hugging Face cache")
+    download.add_argument("models", nargs="*", help="model names (default: all)")
+    download.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyError as exc:  # unknown model names
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

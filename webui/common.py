@@ -1,0 +1,51 @@
+"""Helpers shared by the tabs: error translation, output files, choices."""
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+import restorers
+from restorers import images
+from restorers.registry import ModelSpec, specs
+
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "restorers-app"
+USER_ERRORS = (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)
+
+
+def request_dir(prefix: str) -> Path:
+    """A fresh folder per request, so concurrent users never overwrite each other's files."""
+    path = OUTPUT_ROOT / f"{prefix}-{uuid.uuid4().hex[:12]}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_result_png(folder: Path, stem: str, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> str:
+    return str(images.save_png(folder / f"{stem}.png", rgb, alpha, grayscale))
+
+
+def model_choices(*families: str) -> list[tuple[str, str]]:
+    return [(spec.title, spec.name) for spec in specs(*families)]  # type: ignore[arg-type]
+
+
+def weights_label(spec: ModelSpec) -> str:
+    status = restorers.weights_status(spec)
+    return {"builtin": "built in", "override": "local override", "cached": "cached",
+            "downloadable": "downloads on first use", "missing": "MISSING (offline, not cached)"}[status]
+
+
+def load_input(path: str | None, what: str = "an image"):
+    """Decode an upload, or raise a gr.Error that says what is wrong."""
+    if not path:
+        raise gr.Error(f"Please upload {what} first.")
+    try:
+        return images.load_image(path)
+    except restorers.ImageError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def user_error(exc: BaseException) -> gr.Error:
+    return gr.Error(str(exc), duration=None)

@@ -1,0 +1,59 @@
+"""Models tab: every model with its paper, licence, hub file, size and whether its weights are here."""
+from __future__ import annotations
+
+import gradio as gr
+
+import restorers
+from restorers.hub import WEIGHTS_DIR_ENV, fetch
+from restorers.registry import specs
+
+from .common import weights_label
+
+HEADERS = ["model", "family", "weights", "hub file", "size (MB)", "licence", "paper"]
+
+
+def models_table() -> list[list[str]]:
+    rows = []
+    for spec in specs():
+        w = spec.weights
+        rows.append([
+            spec.title, spec.family, weights_label(spec),
+            f"{w.repo_id}/{w.filename}" if w else "-",
+            f"{w.size / 1e6:.1f}" if w and w.size else "-",
+            spec.licence, spec.paper or "-",
+        ])
+    return rows
+
+
+def download_now(name: str | None, progress: gr.Progress = gr.Progress()):
+    """Fetch and verify one model's weights now (instead of on first use)."""
+    if not name:
+        raise gr.Error("Pick a model to download.")
+    spec = restorers.get_spec(name)
+    if spec.weights is None:
+        return models_table(), f"{spec.title} needs no weights."
+    progress(0.1, desc=f"downloading {spec.weights.filename}")
+    try:
+        path = fetch(spec.weights)
+    except restorers.WeightsError as exc:
+        raise gr.Error(str(exc), duration=None) from exc
+    return models_table(), f"{spec.title}: verified at `{path}`"
+
+
+OFFLINE_HELP = f"""
+**Weights** come from the Hugging Face Hub on first use, pinned by sha256, and are cached in the Hub cache
+(`HF_HUB_CACHE`). Offline (`HF_HUB_OFFLINE=1`) a missing file is reported with its URL; put the file in the
+folder named by `{WEIGHTS_DIR_ENV}` (or in a Hub cache) and press *Refresh*.
+"""
+
+
+def build_models_tab() -> None:
+    gr.Markdown(OFFLINE_HELP)
+    table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table")
+    with gr.Row():
+        choice = gr.Dropdown([(s.title, s.name) for s in specs() if s.weights], label="Model", scale=3)
+        download = gr.Button("Download now", scale=1)
+        refresh = gr.Button("Refresh", scale=1)
+    message = gr.Markdown()
+    download.click(download_now, choice, [table, message], api_visibility="private")
+    refresh.click(models_table, None, table, api_visibility="private")
