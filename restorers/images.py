@@ -40,7 +40,7 @@ class LoadedImage:
     rgb: np.ndarray  # HxWx3 uint8
     alpha: np.ndarray | None = None  # HxW uint8
     grayscale: bool = False  # the source had no colour: results are given back as grayscale
-    bit_depth: int = 8  # of the source; 16-bit sources are reduced to 8 bits (rounded) at decode
+    bit_depth: int = 8  # of the source; 16-bit sources are reduced to 8 bits at decode
     name: str = "image"
 
     @property
@@ -94,17 +94,6 @@ def from_pil(img: Image.Image, name: str = "image", limit: int | None = None) ->
     return LoadedImage(np.ascontiguousarray(rgb), alpha, grayscale, bit_depth, name)
 
 
-def _decode_16bit_png(data: bytes) -> np.ndarray | None:
-    """Pillow reduces 16-bit RGB(A) PNGs to 8 bits; imageio keeps them, so round from 16 bits ourselves."""
-    try:
-        import imageio.v3 as iio
-
-        array = iio.imread(data, extension=".png")
-    except Exception:  # noqa: BLE001
-        return None
-    return array if array.dtype == np.uint16 else None
-
-
 def load_image(source: str | Path | bytes | BinaryIO | Image.Image | np.ndarray, limit: int | None = None) -> LoadedImage:
     """Read a path, bytes, file object, Pillow image or array into a LoadedImage, or raise ImageError."""
     if isinstance(source, LoadedImage):
@@ -132,14 +121,9 @@ def load_image(source: str | Path | bytes | BinaryIO | Image.Image | np.ndarray,
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{name}: {exc}") from exc
     loaded = from_pil(img, name=name, limit=limit)
-    if img.format == "PNG" and img.mode in {"RGB", "RGBA"} and data[24:25] == b"\x10":
-        deep = _decode_16bit_png(data)  # byte 24 of a PNG is the IHDR bit depth
-        if deep is not None and deep.ndim == 3:
-            loaded.rgb = _to_uint8(deep[..., :3])
-            loaded.alpha = _to_uint8(deep[..., 3]) if deep.shape[2] == 4 else None
-            if loaded.alpha is not None and loaded.alpha.min() == 255:
-                loaded.alpha = None
-            loaded.bit_depth = 16
+    if img.format == "PNG" and data[24:25] == b"\x10":
+        # Byte 24 of a PNG is the IHDR bit depth; Pillow hands 16-bit colour PNGs over as 8-bit (high byte).
+        loaded.bit_depth = 16
     return loaded
 
 

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+# Hermetic, offline tests: the only hub cache is the genuine one in ../shared (the real RetinaFace
+# detector); other models are tested with tiny checkpoints in temporary caches. Set before anything
+# imports huggingface_hub or gradio, which read these once.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = str(SHARED / "weights" / "hf-cache")
+os.environ.pop("RESTORERS_WEIGHTS_DIR", None)
 
 
 def require_shared(*parts: str) -> Path:
@@ -41,3 +47,14 @@ def golden_dir() -> Path:
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return require_shared("faces")
+
+
+@pytest.fixture()
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    """An empty, offline Hugging Face cache; fill it with tests/hubcache.add_file."""
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("RESTORERS_WEIGHTS_DIR", raising=False)
+    return cache
