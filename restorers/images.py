@@ -195,7 +195,9 @@ def to_tensor(rgb: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)):
     import torch
 
     array = rgb if rgb.ndim == 4 else rgb[None]
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float().div_(255.0)
+    # np.array copies read-only inputs (e.g. Pillow-backed arrays), which torch cannot wrap safely.
+    array = np.ascontiguousarray(array) if array.flags.writeable else np.array(array)
+    tensor = torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
     low, high = value_range
     if (low, high) != (0.0, 1.0):
         tensor = tensor.mul_(high - low).add_(low)
