@@ -1,0 +1,59 @@
+"""The app's named API endpoints, called as a user would with gradio_client."""
+from __future__ import annotations
+
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from conftest import require_shared
+
+FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.9, 1.0]
+
+
+def test_app_exposes_demo_with_named_endpoints(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert "/restore" in api["named_endpoints"]
+
+
+def test_restore_endpoint_returns_images_and_timings(client):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gallery, slider, compare, timings, faces, status, files = client.predict(
+        handle_file(str(photo)), ["bicubic", "lanczos"], 1.5, *FACE_DEFAULTS, api_name="/restore"
+    )
+    assert len(gallery) == 2
+    for item in gallery:
+        with Image.open(item["image"]) as img:
+            assert img.size == (768, 768)
+    assert "768x768" in gallery[0]["caption"] and " s" in gallery[0]["caption"]
+    assert [row[0] for row in timings["data"]] == ["Bicubic (baseline)", "Lanczos (baseline)"]
+    assert len(slider) == 2 and len(files) == 2
+
+
+def test_missing_weights_model_reports_and_others_still_run(client):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gallery, *_, status, files = client.predict(
+        handle_file(str(photo)), ["lanczos", "realesrgan-x4plus"], 1.0, *FACE_DEFAULTS, api_name="/restore"
+    )
+    assert len(gallery) == 1
+    assert "RealESRGAN_x4plus.pth" in status and "RESTORERS_WEIGHTS_DIR" in status
+
+
+def test_only_missing_weights_is_an_error(client):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    with pytest.raises(AppError, match="LykosAI/Upscalers"):
+        client.predict(handle_file(str(photo)), ["realesrgan-x4plus"], 1.0, *FACE_DEFAULTS, api_name="/restore")
+
+
+def test_bad_inputs_come_back_as_errors(client, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(AppError, match="(?i)invalid file type|not a readable image"):
+        client.predict(handle_file(str(text)), ["bicubic"], 1.0, *FACE_DEFAULTS, api_name="/restore")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(AppError, match="not a readable image"):
+        client.predict(handle_file(str(broken)), ["bicubic"], 1.0, *FACE_DEFAULTS, api_name="/restore")
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    with pytest.raises(AppError, match="at least one model"):
+        client.predict(handle_file(str(photo)), [], 1.0, *FACE_DEFAULTS, api_name="/restore")
