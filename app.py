@@ -10,6 +10,8 @@ import gradio as gr
 
 import restorers
 from restorers.runtime import describe, pick_device, resolve_precision
+from webui.loop_tab import build_loop_tab
+from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab
 from webui.restore_tab import build_restore_tab
 
@@ -31,6 +33,10 @@ def create_demo() -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Restore", id="restore"):
                 build_restore_tab()
+            with gr.Tab("Degrade & Measure", id="measure"):
+                build_measure_tab()
+            with gr.Tab("Repeated Run", id="loop"):
+                build_loop_tab()
             with gr.Tab("Models", id="models"):
                 build_models_tab()
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.

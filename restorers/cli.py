@@ -38,8 +38,11 @@ def _progress(items: list, desc: str):
 
 
 def _fail(path: Path | str, exc: BaseException | str) -> None:
+    from tqdm import tqdm
+
     message = str(exc)
-    print(f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}", file=sys.stderr)
+    # tqdm.write keeps the line whole while a progress bar is drawn on stderr.
+    tqdm.write(f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}", file=sys.stderr)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -111,6 +114,79 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _load_folder(paths: Sequence[str]) -> list[tuple[str, object]]:
+    loaded = []
+    for path in iter_inputs(paths):
+        try:
+            loaded.append((path.name, images.load_image(path).rgb))
+        except images.ImageError as exc:
+            _fail(path, exc)
+    return loaded
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from .degrade import parse_degradation
+
+    spec = parse_degradation(args.degradation)
+    failures = 0
+    for path in _progress(iter_inputs(args.inputs), str(spec)):
+        try:
+            out = spec.apply(images.load_image(path).rgb, args.seed)
+            images.save_png(Path(args.out) / f"{path.stem}_{str(spec).replace(':', '').replace('+', '_')}.png", out)
+        except (images.ImageError, ValueError) as exc:
+            _fail(path, exc)
+            failures += 1
+    return 1 if failures else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    truths = _load_folder([args.gt])
+    if not truths:
+        print("error: no readable ground-truth images", file=sys.stderr)
+        return 2
+    bar = None
+    if len(truths) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc="evaluate", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}")
+    result = evaluate(
+        truths, args.degrade, args.models, seed=args.seed, metrics=args.metrics, face_mode=args.mode,
+        device=args.device, precision=args.precision,
+        progress=(lambda f, _: bar.update(round(f * 100) - bar.n)) if bar else None,
+    )
+    if bar:
+        bar.close()
+    print(f"{len(truths)} image(s), degradation {result.degradation}, seed {result.seed}\n")
+    print(result.markdown())
+    if args.csv:
+        Path(args.csv).write_text(result.csv())
+        print(f"\nper-image scores: {args.csv}")
+    for model, message in result.failures.items():
+        _fail(model, message)
+    return 1 if result.failures else 0
+
+
+def cmd_loop(args: argparse.Namespace) -> int:
+    from .animate import timeline_frames, write_gif, write_mp4
+    from .loop import run_loop
+
+    image = images.load_image(args.image).rgb
+    truth = images.load_image(args.gt).rgb if args.gt else None
+    result = run_loop(args.model, image, args.runs, args.scale, ground_truth=truth, device=args.device,
+                      precision=args.precision)
+    frames = timeline_frames(result.frames)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (write_mp4 if out.suffix.lower() == ".mp4" else write_gif)(frames, out, args.fps)
+    print("run  size        " + "  ".join(f"{m:>8s}" for m in result.scores_vs_input[0]))
+    for k, (size, scores) in enumerate(zip(result.sizes, result.scores_vs_input)):
+        print(f"{k:3d}  {size[1]:4d}x{size[0]:<6d} " + "  ".join(f"{v:8.4f}" for v in scores.values()))
+    print(f"timeline: {out}")
+    return 0
+
+
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
     parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
@@ -149,6 +225,36 @@ def build_parser() -> argparse.ArgumentParser:
     download = sub.add_parser("download", help="download (and verify) weights into the Hugging Face cache")
     download.add_argument("models", nargs="*", help="model names (default: all)")
     download.set_defaults(func=cmd_download)
+    degrade = sub.add_parser("degrade", help="degrade clean images on purpose (seeded, reproducible)")
+    degrade.add_argument("inputs", nargs="+", help="image files or folders")
+    degrade.add_argument("--degradation", "-d", required=True,
+                         help="e.g. stackblur:8, gaussian:2, downscale:4, noise:10, poisson:1, jpeg:30, realesrgan; "
+                              "chain with '+', e.g. downscale:2+jpeg:40")
+    degrade.add_argument("--seed", type=int, default=0)
+    degrade.add_argument("--out", "-o", default="outputs")
+    degrade.set_defaults(func=cmd_degrade)
+
+    evaluate = sub.add_parser("evaluate", help="degrade ground truths, restore, and score every model")
+    evaluate.add_argument("gt", help="folder (or file) of clean ground-truth images")
+    evaluate.add_argument("--degrade", required=True, help="degradation spec, e.g. stackblur:8")
+    evaluate.add_argument("--models", nargs="+", default=["bicubic"], help="model names")
+    evaluate.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim"])
+    evaluate.add_argument("--mode", choices=FACE_MODES, default="aligned", help="face models' input mode")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--csv", help="write per-image scores to this CSV file")
+    _add_runtime_options(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    loop = sub.add_parser("loop", help="feed a model's output back to it N times; write the timeline")
+    loop.add_argument("image")
+    loop.add_argument("--model", "-m", required=True)
+    loop.add_argument("--runs", type=int, default=10, help="1-30")
+    loop.add_argument("--scale", type=float, default=1.0, help="output scale per run, e.g. 1.1")
+    loop.add_argument("--gt", help="optional ground truth to score every run against")
+    loop.add_argument("--fps", type=float, default=2.0)
+    loop.add_argument("--out", "-o", default="timeline.gif", help=".gif or .mp4")
+    _add_runtime_options(loop)
+    loop.set_defaults(func=cmd_loop)
     return parser
 
 
@@ -157,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KeyError as exc:  # unknown model names
+    except (KeyError, ValueError, WeightsError, images.ImageError) as exc:  # bad names, specs, weights, files
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

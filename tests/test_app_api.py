@@ -57,3 +57,39 @@ def test_bad_inputs_come_back_as_errors(client, tmp_path):
     photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
     with pytest.raises(AppError, match="at least one model"):
         client.predict(handle_file(str(photo)), [], 1.0, *FACE_DEFAULTS, api_name="/restore")
+
+
+def test_degrade_preview_endpoint(client):
+    photo = require_shared("faces", "ffhq-gt", "00000.png")
+    clean, degraded = client.predict([handle_file(str(photo))], "stackblur:6", 0, api_name="/degrade")
+    with Image.open(clean) as a, Image.open(degraded) as b:
+        assert a.size == b.size == (1024, 1024)
+
+
+def test_evaluate_endpoint_returns_table_chart_and_csv(client, tmp_path):
+    paths = []
+    for name in ["00000.png", "00001.png"]:
+        with Image.open(require_shared("faces", "ffhq-gt", name)) as img:
+            small = tmp_path / name
+            img.resize((128, 128)).save(small)
+            paths.append(handle_file(str(small)))
+    table, chart, per_image, gallery, csv_path, note = client.predict(
+        paths, "downscale:2", 0, ["bicubic", "lanczos"], ["psnr", "ssim", "uqi"], "aligned", api_name="/evaluate"
+    )
+    assert table["headers"] == ["metric", "degraded", "bicubic", "lanczos"]
+    assert [row[0] for row in table["data"]] == ["PSNR (dB)", "SSIM (11x11 uniform, sewar)", "UQI (Wang & Bovik)"]
+    assert "±" in table["data"][0][1]
+    assert len(per_image["data"]) == 6 and len(gallery) == 6
+    with open(csv_path) as handle:
+        assert handle.readline().startswith("image,column,metric,value")
+
+
+def test_loop_endpoint_returns_gif_mp4_and_series(client):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gif, video, strip, chart, table, download = client.predict(
+        handle_file(str(photo)), "lanczos", 3, 1.1, None, 2, api_name="/loop"
+    )
+    with Image.open(gif) as img:
+        assert img.n_frames == 4
+    assert (video if isinstance(video, str) else video["video"]).endswith(".mp4")
+    assert len(table["data"]) == 4

@@ -1,0 +1,148 @@
+"""Degrade -> restore -> score: the measuring instrument behind the Degrade & Measure tab and
+``python -m restorers evaluate``.
+
+For each clean image: apply a seeded degradation, restore the degraded image with every model, bring
+each output to the ground truth's size (Lanczos, see ``metrics.match_size``) and score it. The degraded
+image itself is scored too, as the baseline column.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .degrade import parse_degradation
+from .metrics import METRICS, match_size, score_all
+from .restorer import make_restorer
+
+BASELINE = "degraded"
+DEFAULT_METRICS = ("ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim")
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class ImageScores:
+    image: str
+    column: str  # 'degraded' or a model name
+    scores: dict[str, float]
+    seconds: float = 0.0
+    resized: bool = False  # the output had another size and was resized to the ground truth's
+
+
+@dataclass
+class Evaluation:
+    degradation: str
+    seed: int
+    metrics: list[str]
+    columns: list[str]
+    rows: list[ImageScores] = field(default_factory=list)
+    outputs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (image, column) -> pixels
+    failures: dict[str, str] = field(default_factory=dict)  # model -> error message
+
+    def values(self, column: str, metric: str) -> list[float]:
+        return [r.scores[metric] for r in self.rows if r.column == column]
+
+    def summary(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """metric -> column -> (mean, standard deviation over the images)."""
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        for metric in self.metrics:
+            table[metric] = {}
+            for column in self.columns:
+                values = np.array(self.values(column, metric), dtype=np.float64)
+                if values.size:
+                    finite = values[np.isfinite(values)]
+                    mean = float(values.mean()) if finite.size == values.size else math.inf
+                    table[metric][column] = (mean, float(finite.std()) if finite.size else 0.0)
+        return table
+
+    def markdown(self, digits: int = 4) -> str:
+        """The study's layout: one row per metric, one column per input/model, mean (± std for batches)."""
+        summary = self.summary()
+        batch = len({r.image for r in self.rows}) > 1
+        header = "| metric | " + " | ".join(self.columns) + " |"
+        lines = [header, "|" + "---|" * (len(self.columns) + 1)]
+        for metric in self.metrics:
+            cells = []
+            for column in self.columns:
+                if column not in summary[metric]:
+                    cells.append("-")
+                    continue
+                mean, std = summary[metric][column]
+                cells.append(f"{mean:.{digits}g}" + (f" ± {std:.2g}" if batch else ""))
+            lines.append(f"| {METRICS[metric].label} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def csv(self) -> str:
+        """Long format: one line per (image, column, metric)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["image", "column", "metric", "value", "seconds", "resized_to_ground_truth"])
+        for row in self.rows:
+            for metric in self.metrics:
+                writer.writerow([row.image, row.column, metric, f"{row.scores[metric]:.6f}", f"{row.seconds:.3f}", row.resized])
+        return buffer.getvalue()
+
+
+def evaluate(
+    ground_truths: Sequence[tuple[str, np.ndarray]],
+    degradation: str,
+    models: Sequence[str],
+    *,
+    seed: int = 0,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    face_mode: str = "aligned",
+    device: str | None = None,
+    precision: str | None = None,
+    keep_outputs: bool = False,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Score ``models`` on ``ground_truths`` degraded by ``degradation`` (e.g. 'stackblur:8').
+
+    Each model restores to the ground truth's scale (outscale = gt width / degraded width). A model that
+    cannot run (missing weights, ...) is recorded in ``failures`` and the others still run.
+    """
+    spec = parse_degradation(degradation)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    if not ground_truths:
+        raise ValueError("no ground-truth images to evaluate")
+    restorers = {name: make_restorer(name, device, precision) for name in models}
+    result = Evaluation(str(spec), seed, list(metrics), [BASELINE, *models])
+    steps = len(ground_truths) * (1 + len(models))
+    done = 0
+    for name, gt in ground_truths:
+        degraded = spec.apply(gt, seed)
+        _add(result, name, BASELINE, gt, degraded, 0.0, keep_outputs)
+        done += 1
+        for model, restorer in restorers.items():
+            if progress:
+                progress(done / steps, f"{name}: {model}")
+            done += 1
+            if model in result.failures:
+                continue
+            options: dict = {"outscale": gt.shape[1] / degraded.shape[1]}
+            if restorer.spec.family == "face":
+                options["mode"] = face_mode
+            try:
+                restored = restorer.restore(degraded, **options)
+            except (RuntimeError, ValueError) as exc:
+                result.failures[model] = str(exc)
+                continue
+            _add(result, name, model, gt, restored.image, restored.seconds, keep_outputs)
+    result.columns = [c for c in result.columns if c not in result.failures]
+    if progress:
+        progress(1.0, "done")
+    return result
+
+
+def _add(result: Evaluation, image: str, column: str, gt: np.ndarray, output: np.ndarray, seconds: float, keep: bool) -> None:
+    resized = output.shape[:2] != gt.shape[:2]
+    matched = match_size(output, gt.shape)
+    result.rows.append(ImageScores(image, column, score_all(gt, matched, result.metrics), seconds, resized))
+    if keep:
+        result.outputs[(image, column)] = matched

@@ -1,0 +1,115 @@
+"""End to end in a real browser: headless Debian Chromium driven by Playwright against the app on a
+local port. Each test clicks through a tab as a user would."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from PIL import Image
+
+from conftest import require_shared
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+TIMEOUT = 120_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    page.goto(app_url)
+    page.wait_for_selector("#restore-run")
+    yield page
+    page.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def set_models(page, container: str, wanted: list[str]) -> None:
+    boxes = page.locator(f"{container} label")
+    for i in range(boxes.count()):
+        label = boxes.nth(i)
+        checkbox = label.locator("input[type=checkbox]")
+        should = label.inner_text().strip() in wanted
+        if checkbox.is_checked() != should:
+            checkbox.click()
+
+
+def test_restore_two_models_with_slider(page):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    page.set_input_files("#restore-input input[type=file]", str(photo))
+    page.wait_for_selector("#restore-preview img")
+    set_models(page, "#restore-models", ["Bicubic (baseline)", "Lanczos (baseline)"])
+    page.click("#restore-run")
+    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    text = page.inner_text("#restore-gallery")
+    assert "Bicubic (baseline)" in text and "Lanczos (baseline)" in text and "1024x1024" in text
+    assert page.locator("#restore-slider img").count() >= 1
+    assert "Lanczos (baseline)" in page.inner_text("#restore-timings")
+
+
+def test_missing_weights_model_shows_error_in_page(page):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    page.set_input_files("#restore-input input[type=file]", str(photo))
+    set_models(page, "#restore-models", ["Real-ESRGAN x4plus"])
+    page.click("#restore-run")
+    page.get_by_text("RealESRGAN_x4plus.pth", exact=False).first.wait_for(timeout=TIMEOUT)
+
+
+def test_non_image_upload_shows_error_in_page(page, tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    page.set_input_files("#restore-input input[type=file]", str(text))
+    page.get_by_text("not a readable image", exact=False).first.wait_for(timeout=TIMEOUT)
+
+
+def test_degrade_and_measure_two_images(page, tmp_path):
+    paths = []
+    for name in ["00000.png", "00001.png"]:
+        with Image.open(require_shared("faces", "ffhq-gt", name)) as img:
+            img.resize((128, 128)).save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    open_tab(page, "Degrade & Measure")
+    page.set_input_files("#measure-input input[type=file]", paths)
+    set_models(page, "#measure-models", ["Bicubic (baseline)", "Lanczos (baseline)"])
+    page.click("#measure-run")
+    page.locator("#measure-table").get_by_text("PSNR (dB)").first.wait_for(timeout=TIMEOUT)
+    table = page.inner_text("#measure-table")
+    assert "degraded" in table and "bicubic" in table and "PSNR (dB)" in table and "±" in table
+
+
+def test_repeated_run_three_runs_gives_a_gif(page):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    open_tab(page, "Repeated Run")
+    page.set_input_files("#loop-input input[type=file]", str(photo))
+    page.locator("#loop-runs input[type=number]").fill("3")
+    page.locator("#loop-runs input[type=number]").press("Enter")
+    page.click("#loop-run")
+    page.wait_for_selector("#loop-gif img[src*='.gif']", timeout=TIMEOUT)
+
+
+def test_models_tab_lists_every_model(page):
+    open_tab(page, "Models")
+    table = page.inner_text("#models-table")
+    for title in ["Real-ESRGAN x4plus", "GPEN-BFR-512", "GFPGAN v1.4", "RetinaFace (MobileNet-0.25)"]:
+        assert title in table
+    assert "cached" in table and "MISSING" in table

@@ -1,0 +1,66 @@
+"""Repeated Run tab: feed a model's output back to it N times and animate the drift."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from restorers.animate import frame_strip, timeline_frames, write_gif, write_mp4
+from restorers.loop import MAX_RUNS, run_loop
+
+from .common import USER_ERRORS, load_input, model_choices, request_dir
+
+TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
+
+
+def run_repeated(image: str | None, model: str | None, runs: float, scale: float, ground_truth: str | None,
+                 fps: float = 2.0, progress: gr.Progress = gr.Progress()):
+    source = load_input(image)
+    truth = load_input(ground_truth, "a ground truth").rgb if ground_truth else None
+    if not model:
+        raise gr.Error("Pick a model.")
+    try:
+        result = run_loop(model, source.rgb, int(runs), float(scale), ground_truth=truth,
+                          progress=lambda f, d: progress(f, desc=d))
+    except USER_ERRORS + (RuntimeError,) as exc:
+        raise gr.Error(str(exc), duration=None) from exc
+    frames = timeline_frames(result.frames, size=TIMELINE_SIDE)
+    folder = request_dir("loop")
+    gif = write_gif(frames, folder / "timeline.gif", fps)
+    mp4 = write_mp4(frames, folder / "timeline.mp4", fps)
+    strip = frame_strip(result.frames, max_frames=11, height=128)
+    series = [{"run": k, "metric": m, "value": v, "against": "first input"}
+              for k, scores in enumerate(result.scores_vs_input) for m, v in scores.items() if m != "psnr"]
+    if result.scores_vs_gt is not None:
+        series += [{"run": k, "metric": m, "value": v, "against": "ground truth"}
+                   for k, scores in enumerate(result.scores_vs_gt) for m, v in scores.items() if m != "psnr"]
+    table = pd.DataFrame(
+        [{"run": k, "size": f"{w}x{h}", "seconds": round(result.seconds[k], 3),
+          **{f"{m} vs input": round(v, 4) for m, v in result.scores_vs_input[k].items()},
+          **({f"{m} vs truth": round(v, 4) for m, v in result.scores_vs_gt[k].items()} if result.scores_vs_gt else {})}
+         for k, (h, w) in enumerate(result.sizes)]
+    )
+    chart_data = pd.DataFrame(series)
+    chart_data["series"] = chart_data["metric"] + " vs " + chart_data["against"]
+    return str(gif), str(mp4), strip, chart_data, table, str(gif)
+
+
+def build_loop_tab() -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = gr.File(label="Start image", file_types=["image"], elem_id="loop-input")
+            model = gr.Dropdown(model_choices("baseline", "sr", "face"), value="lanczos", label="Model",
+                                elem_id="loop-model")
+            runs = gr.Slider(1, MAX_RUNS, value=10, step=1, label="Runs", elem_id="loop-runs")
+            scale = gr.Number(1.1, label="Output scale per run", info="e.g. 1.1 as in the original study")
+            truth = gr.File(label="Ground truth (optional)", file_types=["image"])
+            fps = gr.Slider(1, 12, value=2, step=1, label="Frames per second")
+            run = gr.Button("Run repeatedly", variant="primary", elem_id="loop-run")
+        with gr.Column(scale=2):
+            gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
+            video = gr.Video(label="Timeline (MP4)")
+            strip = gr.Image(label="Frame strip", type="numpy")
+            chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR in the table)")
+            table = gr.Dataframe(label="Per run", interactive=False)
+            download = gr.File(label="Download GIF")
+    run.click(run_repeated, [image, model, runs, scale, truth, fps], [gif, video, strip, chart, table, download],
+              api_name="loop")

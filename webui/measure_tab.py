@@ -1,0 +1,146 @@
+"""Degrade & Measure tab: degrade clean photos on purpose, restore them, score every model."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from restorers import images
+from restorers.degrade import parse_degradation
+from restorers.evaluate import DEFAULT_METRICS, evaluate
+from restorers.metrics import METRICS
+
+from .common import USER_ERRORS, load_input, model_choices, request_dir, save_result_png
+
+MAX_BATCH = 24  # images per evaluation on a shared CPU Space
+KINDS = [
+    ("Stack blur (radius)", "stackblur", 8, 1, 32, 1),
+    ("Gaussian blur (sigma)", "gaussian", 2.0, 0.2, 10, 0.1),
+    ("Downscale (factor)", "downscale", 4, 1, 8, 0.5),
+    ("Gaussian noise (sigma)", "noise", 15, 1, 60, 1),
+    ("Poisson noise (scale)", "poisson", 1.0, 0.1, 4, 0.1),
+    ("JPEG (quality)", "jpeg", 30, 5, 95, 1),
+    ("Real-ESRGAN second-order chain (scale)", "realesrgan", 4, 1, 4, 1),
+]
+KIND_BY_ID = {k[1]: k for k in KINDS}
+
+
+def spec_for(kind: str, value: float) -> str:
+    if kind == "downscale" or kind in {"gaussian", "poisson"}:
+        return f"{kind}:{float(value):g}"
+    return f"{kind}:{int(round(value))}"
+
+
+def kind_changed(kind: str):
+    _, _, default, low, high, step = KIND_BY_ID[kind]
+    return gr.update(minimum=low, maximum=high, step=step, value=default), spec_for(kind, default)
+
+
+def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
+    """Images from the uploads; a .zip contributes every image inside it."""
+    if not files:
+        raise gr.Error("Upload one or more clean images (or a .zip of them) first.")
+    found: list[tuple[str, np.ndarray]] = []
+    for path in files:
+        if str(path).lower().endswith(".zip"):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    for member in sorted(archive.namelist()):
+                        if member.endswith("/") or member.startswith("__MACOSX") or Path(member).name.startswith("."):
+                            continue
+                        try:
+                            found.append((Path(member).name, images.load_image(archive.read(member)).rgb))
+                        except images.ImageError:
+                            gr.Warning(f"{Path(member).name} in the zip is not an image; skipped")
+            except zipfile.BadZipFile as exc:
+                raise gr.Error(f"{Path(path).name}: not a valid zip file") from exc
+        else:
+            found.append((Path(path).name, load_input(path).rgb))
+        if len(found) > MAX_BATCH:
+            raise gr.Error(f"At most {MAX_BATCH} images per evaluation here; run `python -m restorers evaluate` for more.")
+    if not found:
+        raise gr.Error("No readable image in the upload.")
+    return found
+
+
+def preview_degradation(files: list[str] | None, spec: str, seed: float):
+    """Clean vs degraded for the first upload (the degraded one brought back to size for the slider)."""
+    name, clean = _read_uploads(files)[0]
+    try:
+        degraded = parse_degradation(spec).apply(clean, int(seed))
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from exc
+    shown = images.resize(degraded, (clean.shape[1], clean.shape[0]), "nearest")
+    return (clean, shown)
+
+
+def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metrics: list[str] | None,
+                   face_mode: str = "aligned", progress: gr.Progress = gr.Progress()):
+    truths = _read_uploads(files)
+    metrics = metrics or list(DEFAULT_METRICS)
+    try:
+        result = evaluate(truths, spec, models or [], seed=int(seed), metrics=metrics, face_mode=face_mode,
+                          keep_outputs=True, progress=lambda f, d: progress(f, desc=d))
+    except USER_ERRORS as exc:
+        raise gr.Error(str(exc)) from exc
+    for model, message in result.failures.items():
+        gr.Warning(f"{model}: {message}", duration=None)
+    summary = result.summary()
+    batch = len(truths) > 1
+    table = pd.DataFrame(
+        [[METRICS[m].label] + [
+            (f"{summary[m][c][0]:.4f} ± {summary[m][c][1]:.3f}" if batch else f"{summary[m][c][0]:.4f}")
+            for c in result.columns] for m in metrics],
+        columns=["metric", *result.columns],
+    )
+    chart = pd.DataFrame(
+        [{"metric": m, "column": c, "value": summary[m][c][0]} for m in metrics if m != "psnr" for c in result.columns]
+    )
+    per_image = pd.DataFrame(
+        [{"image": r.image, "column": r.column, **{m: round(r.scores[m], 4) for m in metrics}, "seconds": round(r.seconds, 3)}
+         for r in result.rows]
+    )
+    folder = request_dir("evaluate")
+    csv_path = folder / "scores.csv"
+    csv_path.write_text(result.csv())
+    gallery = [(save_result_png(folder, f"{Path(i).stem}-{c}", px), f"{i} · {c}") for (i, c), px in result.outputs.items()]
+    note = (f"{len(truths)} image(s), degradation `{result.degradation}`, seed {result.seed}. Outputs of another size "
+            f"are resized to the ground truth's with Lanczos before scoring; the degraded column is the baseline.")
+    return table, chart, per_image, gallery, str(csv_path), note
+
+
+def build_measure_tab() -> None:
+    kind_ids = [(k[0], k[1]) for k in KINDS]
+    with gr.Row():
+        with gr.Column(scale=1):
+            files = gr.File(label="Clean images (or a .zip)", file_count="multiple", file_types=["image", ".zip"],
+                            elem_id="measure-input")
+            kind = gr.Dropdown(kind_ids, value="stackblur", label="Degradation")
+            value = gr.Slider(1, 32, value=8, step=1, label="Strength")
+            spec = gr.Textbox("stackblur:8", label="Degradation spec (editable; chain steps with +)",
+                              elem_id="measure-spec")
+            seed = gr.Number(0, precision=0, label="Seed")
+            preview = gr.Button("Preview degradation")
+            models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=["bicubic", "lanczos"],
+                                      label="Models", elem_id="measure-models")
+            metrics = gr.CheckboxGroup([(info.label, name) for name, info in METRICS.items()],
+                                       value=list(DEFAULT_METRICS), label="Metrics")
+            face_mode = gr.Radio([("Aligned face", "aligned"), ("Whole photo", "whole")], value="aligned",
+                                 label="Face models' input mode")
+            run = gr.Button("Degrade, restore and measure", variant="primary", elem_id="measure-run")
+        with gr.Column(scale=2):
+            slider = gr.ImageSlider(label="Clean / degraded (first image)")
+            note = gr.Markdown()
+            table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
+            chart = gr.BarPlot(x="column", y="value", color="metric", label="Scores (PSNR left out: other scale)")
+            per_image = gr.Dataframe(label="Per image", interactive=False)
+            gallery = gr.Gallery(label="Outputs (at ground-truth size)", columns=4, height="auto")
+            csv_file = gr.File(label="CSV")
+    kind.change(kind_changed, kind, [value, spec], api_visibility="private")
+    value.release(lambda k, v: spec_for(k, v), [kind, value], spec, api_visibility="private")
+    preview.click(preview_degradation, [files, spec, seed], slider, api_name="degrade")
+    run.click(run_evaluation, [files, spec, seed, models, metrics, face_mode],
+              [table, chart, per_image, gallery, csv_file, note], api_name="evaluate")
