@@ -38,8 +38,16 @@ def build_network(spec: ModelSpec, state_dict: dict | None = None) -> nn.Module:
 
 
 def prepare(net: nn.Module, device: torch.device) -> nn.Module:
-    """Move to the device in channels_last (faster for these conv nets, fp32 and bf16 alike)."""
-    return net.to(device=device, memory_format=torch.channels_last)
+    """Move to the device, with 4-D weights in channels_last (faster for these conv nets, fp32 and bf16 alike).
+
+    Tensor by tensor rather than ``net.to(memory_format=...)``, which refuses modules that also hold 5-D
+    weights (GPEN's modulated convolutions keep the official [1, out, in, k, k] layout).
+    """
+    net = net.to(device=device)
+    for tensor in [*net.parameters(), *net.buffers()]:
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return net
 
 
 def get_network(spec: ModelSpec, device: torch.device) -> nn.Module:

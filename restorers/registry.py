@@ -25,6 +25,7 @@ class ModelSpec:
     scale: int = 1  # native upscaling factor of the network (SR models)
     input_size: int | None = None  # aligned face size (face models) or output resolution (generators)
     value_range: tuple[float, float] = (0.0, 1.0)
+    seeded_noise: bool = False  # forward() accepts randomize_noise/noise_generator (GFPGAN's decoder)
     licence: str = ""
     paper: str = ""
     homepage: str = ""
@@ -146,7 +147,7 @@ GFPGAN_V14 = ModelSpec(
         "leonelhs/gfpgan", "GFPGANv1.4.pth",
         "e2cd4703ab14f4d01fd1383a8a8b266f9a5833dacee8e6a79d3bf21a1b6be5ad", 348632874,
     ),
-    input_size=512, value_range=(-1.0, 1.0), licence="Apache-2.0",
+    input_size=512, value_range=(-1.0, 1.0), seeded_noise=True, licence="Apache-2.0",
     paper="https://arxiv.org/abs/2101.04061", homepage="https://github.com/TencentARC/GFPGAN",
     description="GFPGAN v1.4 (clean architecture): generative facial prior with spatial feature transforms.",
 )
@@ -156,7 +157,7 @@ GFPGAN_V13 = ModelSpec(
         "leonelhs/gfpgan", "GFPGANv1.3.pth",
         "c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70", 348632874,
     ),
-    input_size=512, value_range=(-1.0, 1.0), licence="Apache-2.0",
+    input_size=512, value_range=(-1.0, 1.0), seeded_noise=True, licence="Apache-2.0",
     paper="https://arxiv.org/abs/2101.04061", homepage="https://github.com/TencentARC/GFPGAN",
     description="GFPGAN v1.3 (clean architecture): more natural, less sharp than v1.4.",
 )

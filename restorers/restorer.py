@@ -140,9 +140,10 @@ class FaceRestorer(Restorer):
         return self.spec.input_size
 
     def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None) -> torch.Tensor:
-        if self.spec.family == "face" and "gfpgan" in self.spec.name and seed is not None:
-            generator = torch.Generator(device=x.device).manual_seed(int(seed))
-            out = net(x, return_rgb=False, noise_generator=generator)
+        if self.spec.seeded_noise:
+            # Deterministic by default (fixed noise buffers); a seed asks for fresh, reproducible noise.
+            generator = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
+            out = net(x, return_rgb=False, randomize_noise=seed is not None, noise_generator=generator)
         else:
             out = net(x)
         return out[0] if isinstance(out, (tuple, list)) else out
