@@ -154,7 +154,9 @@ def state(weights: WeightsFile) -> WeightsState:
 
 def fetch(weights: WeightsFile) -> Path:
     """Return a verified local path to ``weights``, downloading it if allowed and needed."""
-    local = override_path(weights)
+    # A cached file whose sha256 matches the pin is final: no need to ask the Hub (which, unreachable,
+    # costs retries before hf_hub_download falls back to the cache anyway).
+    local = override_path(weights) or cached_path(weights)
     if local is None:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (

@@ -54,6 +54,10 @@ def hub_cache(tmp_path, monkeypatch) -> Path:
     """An empty, offline Hugging Face cache; fill it with tests/hubcache.add_file."""
     cache = tmp_path / "hf-cache"
     cache.mkdir()
+    # The real detector stays reachable (linked, not copied) so whole-photo tests can find faces.
+    detector = SHARED / "weights" / "hf-cache" / "models--fofr--comfyui"
+    if detector.is_dir():
+        (cache / detector.name).symlink_to(detector, target_is_directory=True)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("RESTORERS_WEIGHTS_DIR", raising=False)
