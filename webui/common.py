@@ -13,6 +13,11 @@ from restorers import images
 from restorers.registry import ModelSpec, specs
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "restorers-app"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example(name: str) -> str:
+    return str(EXAMPLES / name)
 USER_ERRORS = (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)
 
 

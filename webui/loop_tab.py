@@ -7,7 +7,7 @@ import pandas as pd
 from restorers.animate import frame_strip, timeline_frames, write_gif, write_mp4
 from restorers.loop import MAX_RUNS, run_loop
 
-from .common import USER_ERRORS, load_input, model_choices, request_dir
+from .common import USER_ERRORS, example, load_input, model_choices, request_dir
 
 TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
 
@@ -44,7 +44,7 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     return str(gif), str(mp4), strip, chart_data, table, str(gif)
 
 
-def build_loop_tab() -> None:
+def build_loop_tab() -> dict:
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.File(label="Start image", file_types=["image"], elem_id="loop-input")
@@ -64,3 +64,12 @@ def build_loop_tab() -> None:
             download = gr.File(label="Download GIF")
     run.click(run_repeated, [image, model, runs, scale, truth, fps], [gif, video, strip, chart, table, download],
               api_name="loop")
+    gr.Examples(
+        [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")],
+         [example("grace_hopper_face_blurred.png"), "gpen-bfr-256", 10, 1.0, example("grace_hopper_face.png")],
+         [example("astronaut_face_low.png"), "realesr-general-x4v3", 10, 1.1, None]],
+        inputs=[image, model, runs, scale, truth], label="Examples (click to run)",
+        fn=lambda *a: run_repeated(*a, 2.0), outputs=[gif, video, strip, chart, table, download],
+        run_on_click=True, cache_examples=False,
+    )
+    return {"image": image}

@@ -13,7 +13,7 @@ from restorers.degrade import parse_degradation
 from restorers.evaluate import DEFAULT_METRICS, evaluate
 from restorers.metrics import METRICS
 
-from .common import USER_ERRORS, load_input, model_choices, request_dir, save_result_png
+from .common import USER_ERRORS, example, load_input, model_choices, request_dir, save_result_png
 
 MAX_BATCH = 24  # images per evaluation on a shared CPU Space
 KINDS = [
@@ -112,7 +112,7 @@ def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metr
     return table, chart, per_image, gallery, str(csv_path), note
 
 
-def build_measure_tab() -> None:
+def build_measure_tab() -> dict:
     kind_ids = [(k[0], k[1]) for k in KINDS]
     with gr.Row():
         with gr.Column(scale=1):
@@ -144,3 +144,13 @@ def build_measure_tab() -> None:
     preview.click(preview_degradation, [files, spec, seed], slider, api_name="degrade")
     run.click(run_evaluation, [files, spec, seed, models, metrics, face_mode],
               [table, chart, per_image, gallery, csv_file, note], api_name="evaluate")
+    gr.Examples(
+        [[[example("astronaut_face.png"), example("grace_hopper_face.png")], "stackblur:4",
+          ["bicubic", "lanczos", "gpen-bfr-256", "realesr-general-x4v3"]],
+         [[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:4",
+          ["bicubic", "lanczos", "realesr-general-x4v3"]]],
+        inputs=[files, spec, models], label="Examples (two clean faces; click to run)",
+        fn=lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)),
+        outputs=[table, chart, per_image, gallery, csv_file, note], run_on_click=True, cache_examples=False,
+    )
+    return {"files": files}

@@ -6,7 +6,7 @@ import gradio as gr
 import restorers
 from restorers import images
 
-from .common import USER_ERRORS, load_input, model_choices, request_dir, save_result_png
+from .common import USER_ERRORS, example, load_input, model_choices, request_dir, save_result_png
 
 DEFAULT_MODELS = ["lanczos", "realesr-general-x4v3"]
 BG_CHOICES = [("Lanczos", "lanczos"), ("None (keep size)", "none"), ("Real-ESRGAN x2plus", "realesrgan-x2plus"),
@@ -95,7 +95,16 @@ def pick_comparison(name: str | None, compare: dict[str, tuple[str, str]] | None
     return compare[name]
 
 
-def build_restore_tab(example_images: list[str] | None = None) -> None:
+EXAMPLE_MODELS = ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4", "gpen-bfr-512"]
+EXAMPLES = [
+    [example("astronaut_face_low.png"), EXAMPLE_MODELS, 4.0, "aligned"],
+    [example("two_portraits.jpg"), EXAMPLE_MODELS, 2.0, "whole"],
+    [example("grace_hopper_face_blurred.png"), EXAMPLE_MODELS, 2.0, "aligned"],
+    [example("grace_hopper_gray.png"), ["bicubic", "lanczos", "realesr-general-x4v3"], 2.0, "whole"],
+]
+
+
+def build_restore_tab() -> dict:
     with gr.Row():
         with gr.Column(scale=1):
             # gr.File, not gr.Image: our own decoder keeps 16-bit, alpha and EXIF, and reports bad files clearly.
@@ -133,5 +142,10 @@ def build_restore_tab(example_images: list[str] | None = None) -> None:
         api_name="restore",
     )
     compare_with.change(pick_comparison, [compare_with, compare_state], slider, api_visibility="private")
-    if example_images:
-        gr.Examples([[p] for p in example_images], inputs=[image], label="Examples")
+    gr.Examples(
+        EXAMPLES, inputs=[image, models, outscale, mode], label="Examples (public-domain photos; click to run)",
+        fn=lambda *args: run_restore(*args[:3], args[3], "lanczos"),
+        outputs=[gallery, slider, compare_with, timings, faces, status, files, compare_state],
+        run_on_click=True, cache_examples=False,
+    )
+    return {"image": image}
