@@ -10,6 +10,7 @@ import gradio as gr
 
 import restorers
 from restorers.runtime import describe, pick_device, resolve_precision
+from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab
@@ -30,13 +31,15 @@ def header() -> str:
 def create_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(header())
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Restore", id="restore"):
-                build_restore_tab()
+                restore = build_restore_tab()
             with gr.Tab("Degrade & Measure", id="measure"):
-                build_measure_tab()
+                measure = build_measure_tab()
             with gr.Tab("Repeated Run", id="loop"):
                 build_loop_tab()
+            with gr.Tab("Interpolate", id="interpolate"):
+                build_interpolate_tab(restore["image"], measure["files"], tabs)
             with gr.Tab("Models", id="models"):
                 build_models_tab()
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.

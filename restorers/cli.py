@@ -187,6 +187,33 @@ def cmd_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .animate import contact_sheet, write_gif, write_mp4
+    from .generate import INTERPOLATIONS, latent_walk, load_generator, parse_seeds
+
+    interpolation = f"{args.space}-{args.method or ('cubic' if args.space == 'w' else 'slerp')}"
+    if interpolation not in INTERPOLATIONS:
+        print(f"error: {args.space} space offers: {', '.join(k for k in INTERPOLATIONS if k.startswith(args.space))}",
+              file=sys.stderr)
+        return 2
+    generator = load_generator(args.pickle or args.model, args.device)
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc="frames", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        walk = latent_walk(generator, parse_seeds(args.seeds), args.frames, interpolation, args.psi, args.loop,
+                           args.size, args.precision, progress=lambda f, _: bar.update(round(f * 100) - bar.n))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".mp4":
+        write_mp4(walk.frames, out, args.fps)
+    else:
+        write_gif(walk.frames, out, args.fps, loop=walk.loop)  # the file's loop flag follows --loop
+    if args.sheet:
+        images.save_png(args.sheet, contact_sheet(walk.keyframes, [f"seed {s}" for s in walk.seeds]))
+    print(f"{out}: {len(walk.frames)} frames at {args.fps:g} fps, loop={walk.loop}, {walk.seconds:.1f} s")
+    return 0
+
+
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
     parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
@@ -255,6 +282,24 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--out", "-o", default="timeline.gif", help=".gif or .mp4")
     _add_runtime_options(loop)
     loop.set_defaults(func=cmd_loop)
+
+    walk = sub.add_parser("interpolate", help="StyleGAN2-ADA latent walk through seeds, as GIF or MP4")
+    walk.add_argument("--seeds", required=True, help="keyframe seeds, e.g. 1,2,3 or 1-4")
+    walk.add_argument("--frames", type=int, default=24, help="frames between keyframes")
+    walk.add_argument("--space", choices=["z", "w"], default="w")
+    walk.add_argument("--method", choices=["linear", "slerp", "cubic"], default=None,
+                      help="z: linear or slerp (default); w: linear or cubic (default)")
+    walk.add_argument("--psi", type=float, default=0.7, help="truncation psi")
+    walk.add_argument("--loop", action=argparse.BooleanOptionalAction, default=True,
+                      help="return to the first keyframe seamlessly (default: on)")
+    walk.add_argument("--fps", type=float, default=24.0)
+    walk.add_argument("--size", type=int, default=None, help="output side in pixels (default: the model's)")
+    walk.add_argument("--model", default="stylegan2-ada-ffhq", help="registered generator")
+    walk.add_argument("--pickle", default=None, help="a local StyleGAN2-ADA network pickle instead (loaded safely)")
+    walk.add_argument("--sheet", default=None, help="also write a contact sheet of the keyframes (PNG)")
+    walk.add_argument("--out", "-o", default="walk.gif", help=".gif or .mp4")
+    _add_runtime_options(walk)
+    walk.set_defaults(func=cmd_interpolate)
     return parser
 
 

@@ -30,11 +30,18 @@ class WeightsFile:
 
     repo_id: str
     filename: str
-    sha256: str
+    # The content pin. None is allowed only with a full commit revision, which pins the content itself
+    # (the commit fixes the file's LFS pointer) when no published sha256 could be verified.
+    sha256: str | None
     size: int | None = None
-    # None means the repo's default branch; the sha256 is the real pin (a moved branch fails the check).
+    # None means the repo's default branch; the sha256 is then the real pin (a moved branch fails the check).
     revision: str | None = None
     repo_type: str = "model"
+
+    def __post_init__(self) -> None:
+        commit = self.revision is not None and len(self.revision) == 40 and all(c in "0123456789abcdef" for c in self.revision)
+        if self.sha256 is None and not commit:
+            raise ValueError(f"{self.repo_id}/{self.filename}: pin it by sha256 or by a full commit revision")
 
     @property
     def basename(self) -> str:
@@ -46,8 +53,9 @@ class WeightsFile:
         return f"https://huggingface.co/{prefix}{self.repo_id}/blob/{self.revision or 'main'}/{self.filename}"
 
     def offline_hint(self) -> str:
+        pin = f"sha256 {self.sha256[:12]}..." if self.sha256 else f"commit {self.revision[:12]}"
         return (
-            f"To provide it offline, download {self.url} (sha256 {self.sha256[:12]}...) and either put it in the "
+            f"To provide it offline, download {self.url} ({pin}) and either put it in the "
             f"directory named by ${WEIGHTS_DIR_ENV} as '{self.basename}', or place it in a Hugging Face cache "
             f"(HF_HUB_CACHE) under repo '{self.repo_id}'."
         )
@@ -93,6 +101,8 @@ def verify(weights: WeightsFile, path: Path) -> Path:
         if _verified.get(key) == weights.sha256:
             return path
     size = key[1]
+    if weights.sha256 is None:
+        return path  # pinned by commit revision (see WeightsFile.sha256)
     if weights.size is not None and size != weights.size:
         raise WeightsCorruptError(
             f"{path} has {size} bytes but {weights.repo_id}/{weights.filename} has {weights.size}: the file is "

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .hub import load_weights
+from .hub import fetch, load_weights
 from .registry import ModelSpec
 
 CACHE_SIZE_ENV = "RESTORERS_MODEL_CACHE"
@@ -60,7 +60,11 @@ def get_network(spec: ModelSpec, device: torch.device) -> nn.Module:
     if spec.weights is None:
         raise ValueError(f"{spec.name} has no weights to load")
     # Load outside the lock: a slow download must not block requests for other, cached models.
-    net = prepare(build_network(spec, load_weights(spec.weights, spec.state_keys)), device)
+    if spec.loader is not None:
+        net = spec.loader(fetch(spec.weights)).eval().requires_grad_(False)
+    else:
+        net = build_network(spec, load_weights(spec.weights, spec.state_keys))
+    net = prepare(net, device)
     with _lock:
         load_count[spec.name] = load_count.get(spec.name, 0) + 1
         net = _cache.setdefault(key, net)

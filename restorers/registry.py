@@ -19,6 +19,7 @@ class ModelSpec:
     title: str  # what the UI shows
     family: Family
     build: Callable[..., Any] | None = None  # architecture factory; called with **config
+    loader: Callable[[Any], Any] | None = None  # instead of build: turns the weights file's path into a network
     config: dict[str, Any] = field(default_factory=dict)
     weights: WeightsFile | None = None
     state_keys: tuple[str, ...] = ("params_ema", "params")
@@ -64,6 +65,12 @@ def _stylegan2_ada(**config: Any) -> Any:
     from .archs.stylegan2_ada import Generator
 
     return Generator(**config)
+
+
+def _stylegan2_ada_pickle(path: Any) -> Any:
+    from .stylegan_pickle import load_stylegan2_ada_pickle
+
+    return load_stylegan2_ada_pickle(path)
 
 
 def _retinaface(**config: Any) -> Any:
@@ -161,6 +168,16 @@ GFPGAN_V13 = ModelSpec(
     paper="https://arxiv.org/abs/2101.04061", homepage="https://github.com/TencentARC/GFPGAN",
     description="GFPGAN v1.3 (clean architecture): more natural, less sharp than v1.4.",
 )
+STYLEGAN2_ADA_FFHQ = ModelSpec(
+    name="stylegan2-ada-ffhq", title="StyleGAN2-ADA FFHQ 1024", family="generator", loader=_stylegan2_ada_pickle,
+    # NVIDIA's ffhq.pkl from stylegan2-ada-pytorch; no published sha256 could be verified offline, so it is
+    # pinned by the repo commit instead (which fixes the file's content).
+    weights=WeightsFile("ZeqiangLai/StyleGAN2-pkl", "ada/ffhq.pkl", None, None,
+                        revision="7d9a80d433e2a63592e73622d3606d600f1fd46e"),
+    input_size=1024, value_range=(-1.0, 1.0), licence="NVIDIA Source Code License (non-commercial)",
+    paper="https://arxiv.org/abs/2006.06676", homepage="https://github.com/NVlabs/stylegan2-ada-pytorch",
+    description="StyleGAN2-ADA trained on FFHQ at 1024 px: faces of people who do not exist.",
+)
 RETINAFACE = ModelSpec(
     name="retinaface-mobilenet0.25", title="RetinaFace (MobileNet-0.25)", family="detector", build=_retinaface,
     weights=WeightsFile(
@@ -182,6 +199,7 @@ MODELS: tuple[ModelSpec, ...] = (
     GPEN_BFR_256,
     GFPGAN_V14,
     GFPGAN_V13,
+    STYLEGAN2_ADA_FFHQ,
     RETINAFACE,
 )
 

@@ -93,3 +93,28 @@ def test_loop_endpoint_returns_gif_mp4_and_series(client):
         assert img.n_frames == 4
     assert (video if isinstance(video, str) else video["video"]).endswith(".mp4")
     assert len(table["data"]) == 4
+
+
+def test_interpolate_endpoint_with_an_uploaded_pickle(client):
+    pickle = require_shared("golden", "stylegan2_ada", "case_ada_small.pkl")
+    video, gif, download, sheet, keyframes = client.predict(
+        None, handle_file(str(pickle)), "1,2,3", 4, "w-cubic", 0.7, True, 12, 128, api_name="/interpolate"
+    )
+    with Image.open(gif) as img:
+        assert img.n_frames == 15 and img.size == (128, 128)
+        assert img.info["duration"] in (80, 90)  # 12 fps in 10 ms GIF ticks
+    assert len(keyframes) == 3
+    assert (video if isinstance(video, str) else video["video"]).endswith(".mp4")
+
+
+def test_interpolate_missing_weights_and_bad_seeds_are_errors(client):
+    with pytest.raises(AppError, match="ZeqiangLai/StyleGAN2-pkl"):
+        client.predict("stylegan2-ada-ffhq", None, "1,2", 2, "w-cubic", 0.7, True, 12, 128, api_name="/interpolate")
+    pickle = require_shared("golden", "stylegan2_ada", "case_ada_small.pkl")
+    with pytest.raises(AppError, match="seeds must be integers"):
+        client.predict(None, handle_file(str(pickle)), "1,two", 2, "w-cubic", 0.7, True, 12, 128, api_name="/interpolate")
+
+
+def test_every_named_endpoint_is_documented(client):
+    api = client.view_api(print_info=False, return_format="dict")
+    assert {"/restore", "/degrade", "/evaluate", "/loop", "/interpolate"} <= set(api["named_endpoints"])

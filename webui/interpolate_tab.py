@@ -1,0 +1,81 @@
+"""Interpolate tab: StyleGAN2-ADA seeds -> latent walk -> MP4 and GIF, plus the keyframe faces, which can
+be sent to the Restore and Degrade & Measure tabs as clean, synthetic inputs."""
+from __future__ import annotations
+
+import gradio as gr
+
+from restorers.animate import contact_sheet, write_gif, write_mp4
+from restorers.generate import latent_walk, load_generator, parse_seeds
+
+from .common import USER_ERRORS, model_choices, request_dir, save_result_png
+
+INTERPOLATION_CHOICES = [("w cubic (smooth)", "w-cubic"), ("w linear", "w-linear"),
+                         ("z spherical (slerp)", "z-slerp"), ("z linear", "z-linear")]
+SIZE_CHOICES = [("128 px", 128), ("256 px", 256), ("512 px", 512), ("model size", 0)]
+
+
+def run_interpolation(model: str | None, custom_pickle: str | None, seeds: str, frames_between: float,
+                      interpolation: str, psi: float, loop: bool, fps: float, size: float,
+                      progress: gr.Progress = gr.Progress()):
+    """Render the walk; returns MP4, GIF, GIF download, keyframe sheet, keyframe files."""
+    try:
+        seed_list = parse_seeds(seeds)
+        progress(0.0, desc="loading the generator")
+        generator = load_generator(custom_pickle or model or "stylegan2-ada-ffhq")
+        walk = latent_walk(generator, seed_list, int(frames_between), interpolation, float(psi), bool(loop),
+                           int(size) or None, progress=lambda f, d: progress(f, desc=d))
+    except USER_ERRORS + (RuntimeError,) as exc:
+        raise gr.Error(str(exc), duration=None) from exc
+    folder = request_dir("walk")
+    progress(1.0, desc="writing GIF and MP4")
+    gif = write_gif(walk.frames, folder / "walk.gif", fps, loop=walk.loop)
+    mp4 = write_mp4(walk.frames, folder / "walk.mp4", fps)
+    sheet = contact_sheet(walk.keyframes, [f"seed {s}" for s in walk.seeds])
+    keyframes = [save_result_png(folder, f"seed{s}", face) for s, face in zip(walk.seeds, walk.keyframes)]
+    gr.Info(f"{len(walk.frames)} frames in {walk.seconds:.1f} s")
+    return str(mp4), str(gif), str(gif), sheet, keyframes
+
+
+def build_interpolate_tab(send_to_restore: gr.components.Component | None = None,
+                          send_to_measure: gr.components.Component | None = None,
+                          tabs: gr.Tabs | None = None) -> dict:
+    with gr.Row():
+        with gr.Column(scale=1):
+            model = gr.Dropdown(model_choices("generator"), value="stylegan2-ada-ffhq", label="Generator")
+            custom = gr.File(label="...or your own StyleGAN2-ADA .pkl (loaded safely: no code in it runs)",
+                             file_types=[".pkl"], elem_id="walk-pickle")
+            seeds = gr.Textbox("1,2,3", label="Seeds (keyframes)", info="e.g. 1,2,3 or 10-14", elem_id="walk-seeds")
+            frames_between = gr.Slider(0, 120, value=24, step=1, label="Frames between keyframes")
+            interpolation = gr.Dropdown(INTERPOLATION_CHOICES, value="w-cubic", label="Space and method")
+            psi = gr.Slider(0.0, 1.2, value=0.7, step=0.05, label="Truncation psi")
+            loop = gr.Checkbox(True, label="Loop back to the first keyframe seamlessly")
+            fps = gr.Slider(1, 60, value=24, step=1, label="Frames per second")
+            size = gr.Dropdown(SIZE_CHOICES, value=256, label="Output size")
+            run = gr.Button("Render walk", variant="primary", elem_id="walk-run")
+        with gr.Column(scale=2):
+            video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True)
+            gif = gr.Image(label="Walk (GIF)", type="filepath", elem_id="walk-gif")
+            download = gr.File(label="Download GIF")
+            sheet = gr.Image(label="Keyframes", type="numpy")
+            keyframes = gr.File(label="Keyframe faces (PNG)", file_count="multiple")
+            with gr.Row():
+                to_restore = gr.Button("Send the first face to Restore")
+                to_measure = gr.Button("Send the faces to Degrade & Measure")
+    run.click(run_interpolation, [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size],
+              [video, gif, download, sheet, keyframes], api_name="interpolate")
+
+    def first(files):
+        if not files:
+            raise gr.Error("Render a walk first.")
+        return files[0], gr.Tabs(selected="restore")
+
+    def every(files):
+        if not files:
+            raise gr.Error("Render a walk first.")
+        return files, gr.Tabs(selected="measure")
+
+    if send_to_restore is not None and tabs is not None:
+        to_restore.click(first, keyframes, [send_to_restore, tabs], api_visibility="private")
+    if send_to_measure is not None and tabs is not None:
+        to_measure.click(every, keyframes, [send_to_measure, tabs], api_visibility="private")
+    return {}
