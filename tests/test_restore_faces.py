@@ -122,3 +122,13 @@ def test_gfpgan_whole_photo(tiny_gfpgan, whole_photo):
     result = restorers.load(tiny_gfpgan, device="cpu").restore(whole_photo, mode="whole", outscale=1.5)
     assert len(result.faces) >= 1 and result.crops_after[0].shape == (64, 64, 3)
     assert result.size == images.scaled_size(whole_photo.shape[1], whole_photo.shape[0], 1.5)
+
+
+def test_batched_and_one_by_one_face_restoration_agree(tiny_gpen, whole_photo, monkeypatch):
+    restorer = restorers.load(tiny_gpen, device="cpu", precision="fp32")
+    monkeypatch.setenv("RESTORERS_FACE_BATCH", "1")
+    single = restorer.restore(whole_photo, mode="whole", outscale=1, background="none")
+    monkeypatch.setenv("RESTORERS_FACE_BATCH", "4")
+    batched = restorer.restore(whole_photo, mode="whole", outscale=1, background="none")
+    assert len(single.faces) >= 3
+    assert np.abs(single.image.astype(int) - batched.image.astype(int)).max() <= 1
