@@ -63,6 +63,13 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
                 to_measure = gr.Button("Send the faces to Degrade & Measure")
     run.click(run_interpolation, [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size],
               [video, gif, download, sheet, keyframes], api_name="interpolate")
+    gr.Examples(
+        [["1,2,3", 24, "w-cubic", 0.7, True], ["10-14", 12, "z-slerp", 0.5, True], ["42,7", 30, "w-linear", 1.0, False]],
+        inputs=[seeds, frames_between, interpolation, psi, loop],
+        label="Examples (need the StyleGAN2-ADA weights, downloaded on first use; click to run)",
+        fn=lambda sd, fb, it, p, lp: run_interpolation("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
+        outputs=[video, gif, download, sheet, keyframes], run_on_click=True, cache_examples=False,
+    )
 
     def first(files):
         if not files:
