@@ -131,3 +131,20 @@ def test_baselines_resize_to_any_scale():
     assert restorers.restore(rgb, "bicubic").size == (80, 40)
     img = Image.new("RGB", (3, 3))
     assert restorers.restore(img, "bicubic", outscale=2).size == (6, 6)
+
+
+def test_model_cache_is_bounded(sr_spec, monkeypatch):
+    import dataclasses
+
+    from restorers import networks
+
+    networks.clear_cache()
+    monkeypatch.setenv(networks.CACHE_SIZE_ENV, "1")
+    other = dataclasses.replace(sr_spec, name="fixture-copy")
+    tiny = np.zeros((8, 8, 3), np.uint8)
+    restorers.load(sr_spec, device="cpu").restore(tiny)
+    restorers.load(other, device="cpu").restore(tiny)
+    assert networks.cached_networks() == [("fixture-copy", "cpu")]
+    before = networks.load_count[sr_spec.name]
+    restorers.load(sr_spec, device="cpu").restore(tiny)  # evicted, so read again
+    assert networks.load_count[sr_spec.name] == before + 1
