@@ -4,7 +4,10 @@ Wiring only: each tab lives in webui/, and all the work is done by the `restorer
 """
 from __future__ import annotations
 
+import base64
+import html
 import os
+from pathlib import Path
 
 import gradio as gr
 
@@ -17,20 +20,39 @@ from webui.models_tab import build_models_tab
 from webui.restore_tab import build_restore_tab
 
 TITLE = "GAN face restoration studio"
+ASSETS = Path(__file__).resolve().parent / "assets"
+LOGO = ASSETS / "logo.svg"
+STYLE = ASSETS / "style.css"
 
 
 def header() -> str:
+    """The page header as HTML: logo, title, one line of text and the device/precision line."""
     device = pick_device()
+    # Inlined as a data URI so the logo needs no allowed_paths and survives any proxy in front of the app.
+    logo = base64.b64encode(LOGO.read_bytes()).decode("ascii")
+    running = html.escape(describe(device, resolve_precision(device)))
     return (
-        f"# {TITLE}\n"
-        f"Restore faces with GPEN, GFPGAN and Real-ESRGAN side by side, measure them, watch them drift. "
-        f"Running on **{describe(device, resolve_precision(device))}** · restorers {restorers.__version__}"
+        '<div class="app-header">'
+        f'<img class="app-logo" src="data:image/svg+xml;base64,{logo}" alt="" width="56" height="56">'
+        f"<div><h1>{TITLE}</h1>"
+        "<p>Restore faces with GPEN, GFPGAN and Real-ESRGAN side by side, measure them, watch them drift.</p>"
+        f'<p class="app-device">Running on <strong>{running}</strong> · restorers {restorers.__version__}</p>'
+        "</div></div>"
     )
+
+
+def launch_options() -> dict:
+    """Keyword arguments for ``demo.launch`` that style the page (in Gradio 6 these belong to launch())."""
+    return {
+        "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="violet"),
+        "css_paths": [STYLE],
+        "favicon_path": LOGO,
+    }
 
 
 def create_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        gr.Markdown(header())
+        gr.HTML(header(), elem_id="app-header", js_on_load=None)
         with gr.Tabs() as tabs:
             with gr.Tab("Restore", id="restore"):
                 restore = build_restore_tab()
@@ -50,4 +72,4 @@ def create_demo() -> gr.Blocks:
 demo = create_demo()
 
 if __name__ == "__main__":
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
+    demo.launch(**launch_options(), server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))

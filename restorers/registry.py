@@ -86,7 +86,7 @@ _GFPGAN_CONFIG = dict(
     out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
     num_mlp=8, input_is_latent=True, different_w=True, narrow=1, sft_half=True,
 )
-_GPEN_LICENCE = "no licence file; the authors' README once said academic / non-commercial use"
+_GPEN_LICENCE = "no licence file (README: academic, non-commercial)"
 
 BICUBIC = ModelSpec(
     name="bicubic", title="Bicubic (baseline)", family="baseline", licence="n/a (Pillow resampling)",

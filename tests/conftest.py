@@ -74,7 +74,8 @@ def app_url():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    app_module.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app_module.demo.launch(**app_module.launch_options(), server_name="127.0.0.1", server_port=port,
+                           prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     app_module.demo.close()
 

@@ -53,7 +53,7 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             size = gr.Dropdown(SIZE_CHOICES, value=256, label="Output size")
             run = gr.Button("Render walk", variant="primary", elem_id="walk-run")
         with gr.Column(scale=2):
-            video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True)
+            video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True, height=360)
             gif = gr.Image(label="Walk (GIF)", type="filepath", elem_id="walk-gif")
             download = gr.File(label="Download GIF")
             sheet = gr.Image(label="Keyframes", type="numpy")

@@ -57,7 +57,7 @@ def build_loop_tab() -> dict:
             run = gr.Button("Run repeatedly", variant="primary", elem_id="loop-run")
         with gr.Column(scale=2):
             gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
-            video = gr.Video(label="Timeline (MP4)")
+            video = gr.Video(label="Timeline (MP4)", height=360)
             strip = gr.Image(label="Frame strip", type="numpy")
             chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR in the table)")
             table = gr.Dataframe(label="Per run", interactive=False)

@@ -96,8 +96,10 @@ def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metr
             for c in result.columns] for m in metrics],
         columns=["metric", *result.columns],
     )
+    # One bar per (metric, column) pair; a plain color=metric would stack the metrics into one bar.
     chart = pd.DataFrame(
-        [{"metric": m, "column": c, "value": summary[m][c][0]} for m in metrics if m != "psnr" for c in result.columns]
+        [{"bar": f"{m} · {c}", "column": c, "value": summary[m][c][0]}
+         for m in metrics if m != "psnr" for c in result.columns]
     )
     per_image = pd.DataFrame(
         [{"image": r.image, "column": r.column, **{m: round(r.scores[m], 4) for m in metrics}, "seconds": round(r.seconds, 3)}
@@ -135,7 +137,7 @@ def build_measure_tab() -> dict:
             slider = gr.ImageSlider(label="Clean / degraded (first image)")
             note = gr.Markdown()
             table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
-            chart = gr.BarPlot(x="column", y="value", color="metric", label="Scores (PSNR left out: other scale)")
+            chart = gr.BarPlot(x="bar", y="value", color="column", sort=None, label="Scores (PSNR left out: other scale)")
             per_image = gr.Dataframe(label="Per image", interactive=False)
             gallery = gr.Gallery(label="Outputs (at ground-truth size)", columns=4, height="auto")
             csv_file = gr.File(label="CSV")

@@ -49,7 +49,8 @@ folder named by `{WEIGHTS_DIR_ENV}` (or in a Hub cache) and press *Refresh*.
 
 def build_models_tab() -> None:
     gr.Markdown(OFFLINE_HELP)
-    table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table")
+    table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table",
+                         column_widths=["14%", "8%", "14%", "26%", "7%", "16%", "15%"])
     with gr.Row():
         choice = gr.Dropdown([(s.title, s.name) for s in specs() if s.weights], label="Model", scale=3)
         download = gr.Button("Download now", scale=1)

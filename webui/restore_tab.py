@@ -32,6 +32,7 @@ def run_restore(
     folder = request_dir("restore")
     gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
     compare: dict[str, tuple[str, str]] = {}
+    titles: dict[str, str] = {}
     for index, name in enumerate(models):
         progress(index / len(models), desc=f"{name} ({index + 1}/{len(models)})")
         try:
@@ -52,6 +53,7 @@ def run_restore(
         # The slider needs two images of one size: show the input resized to the result's size.
         before = images.resize(loaded.rgb, result.size, "lanczos")
         compare[name] = (save_result_png(folder, f"{name}-before", before), path)
+        titles[name] = restorer.spec.title
         rows.append([restorer.spec.title, f"{width}x{height}", round(result.seconds, 3), len(result.faces) or ""])
         if restorer.spec.family == "face":
             notes.append(f"{restorer.spec.title}: {len(result.faces)} face(s) found" if mode == "whole"
@@ -72,7 +74,7 @@ def run_restore(
     return (
         gallery,
         compare[first],
-        gr.update(choices=[(n, n) for n in compare], value=first),
+        gr.update(choices=[(titles[n], n) for n in compare], value=first),
         rows,
         faces,
         status,
