@@ -118,3 +118,20 @@ def test_interpolate_missing_weights_and_bad_seeds_are_errors(client):
 def test_every_named_endpoint_is_documented(client):
     api = client.view_api(print_info=False, return_format="dict")
     assert {"/restore", "/degrade", "/evaluate", "/loop", "/interpolate"} <= set(api["named_endpoints"])
+
+
+def test_evaluate_accepts_a_zip_of_images(client, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "faces.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for name in ["00002.png", "00003.png"]:
+            with Image.open(require_shared("faces", "ffhq-gt", name)) as img:
+                img.resize((96, 96)).save(tmp_path / name)
+            bundle.write(tmp_path / name, f"set/{name}")
+        bundle.writestr("set/readme.txt", "not an image")
+    table, chart, per_image, gallery, csv_path, note = client.predict(
+        [handle_file(str(archive))], "jpeg:30", 0, ["bicubic"], ["psnr"], "aligned", api_name="/evaluate"
+    )
+    assert {row[0] for row in per_image["data"]} == {"00002.png", "00003.png"}
+    assert "2 image(s)" in note
