@@ -123,3 +123,67 @@ def test_fir_helpers_match_upfirdn2d_semantics() -> None:
 def test_rejects_wrong_input_size(model: FullGenerator) -> None:
     with pytest.raises(ValueError, match="128"):
         model(torch.zeros(1, 3, 64, 64))
+
+
+def _fast(net: FullGenerator, x: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        return net(x.contiguous(memory_format=torch.channels_last))[0]
+
+
+def test_weight_cache_follows_load_state_dict_and_inplace_edits(case: dict) -> None:
+    """Cached bf16 weights / per-tap norms must never go stale: after load_state_dict, an
+    in-place edit and a channels_last re-layout (engine `prepare`), outputs equal a fresh net's."""
+    x = case["input"][:1]
+    net = FullGenerator(**case["config"]).eval()
+    net.load_state_dict(case["state_dict"], strict=True)
+    with torch.inference_mode():
+        first = net(x)[0]
+    first_fast = _fast(net, x)
+    assert (first - case["output"][:1]).abs().max().item() <= 1e-4
+    # The cache is populated by inference calls (a modulated conv holds its per-tap norms).
+    assert net.generator.conv1.conv._cache._entries
+
+    # load_state_dict copies in place: the cached tensors must be rebuilt.
+    edited = {k: v.clone() for k, v in case["state_dict"].items()}
+    edited["generator.conv1.conv.weight"].mul_(0.5).add_(0.1)
+    edited["generator.convs.0.conv.weight"].neg_()
+    edited["ecd1.0.1.weight"].mul_(2.0)
+    edited["generator.convs.1.activate.bias"].add_(0.3)
+    net.load_state_dict(edited, strict=True)
+    fresh = FullGenerator(**case["config"]).eval()
+    fresh.load_state_dict(edited, strict=True)
+    with torch.inference_mode():
+        got, want = net(x)[0], fresh(x)[0]
+    assert (want - first).abs().max().item() > 1e-2  # the edit matters
+    assert (got - want).abs().max().item() <= 1e-6
+    assert (_fast(net, x) - _fast(fresh, x)).abs().max().item() <= 1e-6
+    assert (_fast(net, x) - first_fast).abs().max().item() > 1e-2
+
+    # In-place edits of parameters (version counter bump), fp32 and fast path.
+    with torch.no_grad():
+        for module in (net, fresh):
+            module.generator.convs[2].conv.weight.mul_(-0.75)
+            module.ecd2[0][1].weight.add_(0.05)
+            module.generator.convs[3].noise.weight.fill_(0.2)
+    with torch.inference_mode():
+        assert (net(x)[0] - fresh(x)[0]).abs().max().item() <= 1e-6
+    assert (_fast(net, x) - _fast(fresh, x)).abs().max().item() <= 1e-6
+
+    # The engine's per-tensor channels_last re-layout replaces storages (`.data = ...`).
+    for tensor in [*net.parameters(), *net.buffers()]:
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        assert (net(x)[0] - fresh(x)[0]).abs().max().item() <= 1e-5
+
+
+def test_cache_unused_with_autograd(case: dict) -> None:
+    """With autograd on, nothing is cached and gradients reach the weights."""
+    net = FullGenerator(**case["config"]).eval()
+    net.load_state_dict(case["state_dict"], strict=True)
+    image, _ = net(case["input"][:1])
+    image.square().mean().backward()
+    assert not net.generator.conv1.conv._cache._entries
+    assert net.generator.conv1.conv.weight.grad is not None
+    assert net.generator.conv1.conv.weight.grad.abs().sum().item() > 0
+    assert net.ecd1[0][1].weight.grad.abs().sum().item() > 0

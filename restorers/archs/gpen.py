@@ -14,9 +14,14 @@ Speed notes (CPU bf16 autocast + channels_last, CUDA fp16/bf16):
 - sqrt(2) and the activation biases are folded into the conv weights/biases, so each layer is a
   conv (or conv_transpose + depthwise blur) followed by one in-place leaky_relu.
 - upfirdn2d is a depthwise conv2d (blur) or a depthwise stride-2 conv_transpose2d (upsample).
-- styles and demodulation factors are computed with autocast off in the parameters' dtype; conv
-  weights are then written once, directly in the conv's dtype and memory format (no later copies
-  by autocast or mkldnn). The big convs follow the input's dtype / autocast and memory format.
+- styles and demodulation factors are computed with autocast off in the parameters' dtype.
+  Where a modulated weight would be larger than the activations (low resolutions), the
+  activations are scaled instead and the conv uses a cached plain weight; elsewhere the small
+  modulated weight is written once, directly in the conv's dtype and memory format.
+- with autograd off, parameter-derived tensors (scaled / bf16 / channels_last weights, per-tap
+  norms, folded biases, blur kernels) are cached per module, keyed on each source tensor's
+  storage, version counter, dtype and strides, so load_state_dict, in-place edits and .to()
+  invalidate them. The big convs follow the input's dtype / autocast and memory format.
 - the RGB skip sum is kept in float32 (3 channels, negligible cost).
 - for channels_last, convert the INPUT only: `model.to(memory_format=torch.channels_last)` fails
   on the official 5-D modulated-conv weights, and is not needed here.
@@ -24,7 +29,8 @@ Speed notes (CPU bf16 autocast + channels_last, CUDA fp16/bf16):
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import weakref
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +84,49 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+class _DerivedCache:
+    """Tensors derived from parameters (scaled bf16 weights, per-tap norms), reused while the
+    parameters are unchanged.
+
+    Used only while autograd is off. An entry is keyed on the identity, storage pointer, version
+    counter, device, dtype and strides of every source tensor, so load_state_dict (in-place copy),
+    in-place edits, `.to()` and `tensor.data = ...` all invalidate it. Inference tensors have no
+    version counter and are never cached. No per-request state: two threads racing on a miss
+    compute the same value twice.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...], torch.Tensor]] = {}
+
+    @staticmethod
+    def _key(t: torch.Tensor) -> tuple[Any, ...]:
+        return (t.device, t.data_ptr(), t._version, t.dtype, t.stride())
+
+    def get(
+        self, name: Any, sources: Sequence[torch.Tensor], make: Callable[[], torch.Tensor]
+    ) -> torch.Tensor:
+        if torch.is_grad_enabled() or any(t.is_inference() for t in sources):
+            return make()
+        key = tuple(self._key(t) for t in sources)
+        hit = self._entries.get(name)
+        if (
+            hit is not None
+            and hit[1] == key
+            and len(hit[0]) == len(sources)
+            and all(ref() is t for ref, t in zip(hit[0], sources))
+        ):
+            return hit[2]
+        value = make()
+        self._entries[name] = (tuple(weakref.ref(t) for t in sources), key, value)
+        return value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _DerivedCache:
+        return _DerivedCache()  # weak references cannot be deep-copied; copies start empty
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_entries": {}}
+
+
 def _scaled(
     weight: torch.Tensor,
     factor: torch.Tensor | float,
@@ -91,6 +140,13 @@ def _scaled(
     swap01=True returns the result with dims 0 and 1 swapped (conv_transpose2d's [in, out, k, k]),
     laid out contiguously in that order.
     """
+    if torch.is_grad_enabled() and (
+        weight.requires_grad or (isinstance(factor, torch.Tensor) and factor.requires_grad)
+    ):
+        # out= does not support autograd: same values, through differentiable ops.
+        scaled = (weight * factor).to(dtype)
+        scaled = scaled.transpose(0, 1) if swap01 else scaled
+        return scaled.contiguous(memory_format=memory_format)
     shape = list(torch.broadcast_shapes(weight.shape, torch.as_tensor(factor).shape))
     if swap01:
         shape[0], shape[1] = shape[1], shape[0]
@@ -104,21 +160,39 @@ def _depthwise(kernel: torch.Tensor, channels: int, dtype: torch.dtype) -> torch
     return kernel.to(dtype)[None, None].expand(channels, 1, -1, -1)
 
 
+def _blur_weight(kernel: torch.Tensor, channels: int, dtype: torch.dtype) -> torch.Tensor:
+    """Depthwise conv2d weight for upfirdn2d's blur: upfirdn2d correlates with the flipped
+    kernel and conv2d correlates, so flip here."""
+    return _depthwise(kernel.flip(0, 1), channels, dtype).contiguous()
+
+
 def blur2d(
-    x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int], bias: torch.Tensor | None = None
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    pad: tuple[int, int],
+    bias: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """upfirdn2d(x, kernel, up=1, down=1, pad) as a depthwise conv2d, plus an optional bias."""
+    """upfirdn2d(x, kernel, up=1, down=1, pad) as a depthwise conv2d, plus an optional bias.
+
+    `weight` is an optional precomputed `_blur_weight(kernel, channels, x.dtype)`.
+    """
     pad0, pad1 = pad
     channels = x.shape[1]
-    # upfirdn2d correlates with the flipped kernel; conv2d correlates, so flip here.
-    weight = _depthwise(kernel.flip(0, 1), channels, x.dtype)
+    if weight is None:
+        weight = _blur_weight(kernel, channels, x.dtype)
     if pad0 == pad1 and pad0 >= 0:
         return F.conv2d(x, weight, bias, padding=pad0, groups=channels)
     x = F.pad(x, (pad0, pad1, pad0, pad1))  # negative pads crop, as in upfirdn2d
     return F.conv2d(x, weight, bias, groups=channels)
 
 
-def upsample2d(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
+def upsample2d(
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    pad: tuple[int, int],
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """upfirdn2d(x, kernel, up=2, down=1, pad) as a depthwise stride-2 conv_transpose2d.
 
     Zero insertion followed by correlation with the flipped kernel is a transposed convolution
@@ -132,7 +206,8 @@ def upsample2d(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int]) -> t
     if padding < 0 or extra not in (0, 1):
         raise ValueError(f"upsample2d: unsupported pad {pad} for a {kh}-tap kernel")
     channels = x.shape[1]
-    weight = _depthwise(kernel, channels, x.dtype)
+    if weight is None:
+        weight = _depthwise(kernel, channels, x.dtype)
     return F.conv_transpose2d(
         x, weight, stride=2, padding=padding, output_padding=extra, groups=channels
     )
@@ -183,14 +258,28 @@ class EqualConv2d(nn.Module):
         self.scale = 1.0 / math.sqrt(in_channel * kernel_size**2)
         self.stride = stride
         self.padding = padding
+        self._cache = _DerivedCache()
 
     def forward(
         self, x: torch.Tensor, gain: float = 1.0, bias: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """conv(x, gain * scale * W) + bias * bias_gain; bias_gain scales the (raw) bias."""
+        return self.forward_scaled_bias(x, gain, bias, 1.0)
+
+    def forward_scaled_bias(
+        self, x: torch.Tensor, gain: float, bias: torch.Tensor | None, bias_gain: float
+    ) -> torch.Tensor:
         dtype = _compute_dtype(x)
-        weight = _scaled(self.weight, self.scale * gain, dtype, _memory_format(x))
+        fmt = _memory_format(x)
+        weight = self._cache.get(
+            ("w", gain, dtype, fmt), [self.weight],
+            lambda: _scaled(self.weight, self.scale * gain, dtype, fmt),
+        )
         if bias is not None:
-            bias = bias.to(dtype)
+            raw = bias
+            bias = self._cache.get(
+                ("b", bias_gain, dtype), [raw], lambda: (raw * bias_gain).to(dtype)
+            )
         return F.conv2d(x, weight, bias, stride=self.stride, padding=self.padding)
 
 
@@ -213,9 +302,14 @@ class Blur(nn.Module):
         super().__init__()
         self.register_buffer("kernel", _make_kernel(kernel) * (upsample_factor**2))
         self.pad = pad
+        self._cache = _DerivedCache()
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        return blur2d(x, self.kernel, self.pad, bias)
+        channels, dtype, kernel = x.shape[1], x.dtype, self.kernel
+        weight = self._cache.get(
+            (channels, dtype), [kernel], lambda: _blur_weight(kernel, channels, dtype)
+        )
+        return blur2d(x, kernel, self.pad, bias, weight)
 
 
 class Upsample(nn.Module):
@@ -228,9 +322,14 @@ class Upsample(nn.Module):
         self.register_buffer("kernel", _make_kernel(kernel) * (factor**2))
         p = self.kernel.shape[0] - factor
         self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+        self._cache = _DerivedCache()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upsample2d(x, self.kernel, self.pad)
+        channels, dtype, kernel = x.shape[1], x.dtype, self.kernel
+        weight = self._cache.get(
+            (channels, dtype), [kernel], lambda: _depthwise(kernel, channels, dtype).contiguous()
+        )
+        return upsample2d(x, kernel, self.pad, weight)
 
 
 class ConvLayer(nn.Sequential):
@@ -261,7 +360,7 @@ class ConvLayer(nn.Sequential):
         for module in pre:
             x = module(x)
         # sqrt(2) * lrelu(conv(x) + b) == lrelu(conv_{sqrt2 w}(x) + sqrt2 b): one conv, one lrelu.
-        out = conv(x, gain=SQRT2, bias=act.bias * SQRT2)
+        out = conv.forward_scaled_bias(x, SQRT2, act.bias, SQRT2)
         return F.leaky_relu_(out, LRELU_SLOPE)
 
 
@@ -296,22 +395,82 @@ class ModulatedConv2d(nn.Module):
             torch.randn(1, out_channel, in_channel, kernel_size, kernel_size)
         )
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1.0)
+        self._cache = _DerivedCache()
 
-    def _modulation_factor(self, style: torch.Tensor, gain: float) -> torch.Tensor:
-        """[B, out, in] factor such that the modulated weight is W[0] * factor (per tap).
+    def _styles(self, style: torch.Tensor, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s [B, in], out_scale [B, out]) with the modulated weight = W[0] * out_scale[:, :, None]
+        * s[:, None, :], i.e. s = scale * modulation(style) and out_scale = gain * demod.
 
-        That is gain * demod * scale * modulation(style). The demodulation norm comes from the
-        per-tap squared norms of W and the squared styles (a small matmul), so the big 5-D
-        modulated weight never has to be squared and summed.
+        The demodulation norm comes from the per-tap squared norms of W (cached) and the squared
+        styles (a small matmul), so the big 5-D modulated weight never has to be squared.
+        Computed with autocast off, in the parameters' dtype.
         """
         with _no_autocast(style.device):
-            weight = self.weight[0]  # [out, in, k, k]
+            weight = self.weight
             s = self.modulation(style.to(weight.dtype)) * self.scale  # [B, in]
             if not self.demodulate:
-                return (s * gain)[:, None, :].expand(-1, self.out_channel, -1)
-            tap_sq = torch.linalg.vector_norm(weight, dim=(2, 3)).square_()  # [out, in]
+                return s, s.new_full((s.shape[0], self.out_channel), gain)
+            tap_sq = self._cache.get(
+                "tap_sq", [weight], lambda: weight[0].square().sum(dim=(2, 3))
+            )  # [out, in]
             demod = torch.rsqrt(s.square() @ tap_sq.t() + 1e-8)  # [B, out]
-            return (demod * gain)[:, :, None] * s[:, None, :]
+            return s, demod * gain
+
+    def _plain_weight(self, dtype: torch.dtype, fmt: torch.memory_format) -> torch.Tensor:
+        """scale-free W[0] in the conv's dtype and layout (conv_transpose2d's [in, out] order
+        when upsampling), cached: the modulation then scales activations instead."""
+        weight = self.weight
+        plain = weight[0]
+        if not self.upsample and plain.dtype == dtype and plain.is_contiguous(memory_format=fmt):
+            return plain  # already usable as is: no duplicate in memory
+        return self._cache.get(
+            ("plain", dtype, fmt), [weight],
+            lambda: _scaled(weight[0], 1.0, dtype, fmt, swap01=self.upsample),
+        )
+
+    def forward_parts(
+        self, x: torch.Tensor, style: torch.Tensor, gain: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(y, out_scale) with gain * modconv(x, style) == y * out_scale (out_scale [B, out, 1, 1]
+        in y's dtype, or None when y is already the result). No bias.
+
+        Two exact orders of the same maths: modulate the weight (one [out, in, k, k] pass per
+        call), or, when the weight is larger than the activations, scale the input channels by
+        s, convolve with the cached plain weight and leave the per-output scale to the caller's
+        next elementwise pass (folded into the concat write in StyledConv).
+        """
+        batch, in_channel, height, width = x.shape
+        k = self.kernel_size
+        dtype = _compute_dtype(x)
+        fmt = _memory_format(x)
+        s, out_scale = self._styles(style, gain)
+        w_elems = self.out_channel * in_channel * k * k
+        if w_elems * batch > x.numel():
+            xs = x * s.to(x.dtype).view(batch, in_channel, 1, 1)
+            weight = self._plain_weight(dtype, fmt)
+            if self.upsample:
+                y = self.blur(F.conv_transpose2d(xs, weight, stride=2))
+            else:
+                y = F.conv2d(xs, weight, padding=self.padding)
+            return y, out_scale.to(y.dtype).view(batch, self.out_channel, 1, 1)
+        factor = (out_scale[:, :, None] * s[:, None, :])[..., None, None]  # [B, out, in, 1, 1]
+        if batch == 1:
+            # One sample: a plain conv (transpose) with the modulated weight, in x's layout.
+            if self.upsample:
+                w = _scaled(self.weight[0], factor[0], dtype, fmt, swap01=True)
+                return self.blur(F.conv_transpose2d(x, w, stride=2)), None
+            w = _scaled(self.weight[0], factor[0], dtype, fmt)
+            return F.conv2d(x, w, padding=self.padding), None
+        # Batch N: fold the batch into groups (one weight set per sample).
+        x = x.reshape(1, batch * in_channel, height, width)
+        if self.upsample:
+            w = _scaled(self.weight, factor, dtype).transpose(1, 2)
+            w = w.reshape(batch * in_channel, self.out_channel, k, k)
+            out = F.conv_transpose2d(x, w, stride=2, groups=batch)
+            return self.blur(out.view(batch, self.out_channel, *out.shape[2:])), None
+        w = _scaled(self.weight, factor, dtype).view(batch * self.out_channel, in_channel, k, k)
+        out = F.conv2d(x, w, padding=self.padding, groups=batch)
+        return out.view(batch, self.out_channel, *out.shape[2:]), None
 
     def forward(
         self,
@@ -321,35 +480,13 @@ class ModulatedConv2d(nn.Module):
         bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """gain * modconv(x, style) + bias (bias per output channel, added after the blur)."""
-        batch, in_channel, height, width = x.shape
-        k = self.kernel_size
-        dtype = _compute_dtype(x)
-        factor = self._modulation_factor(style, gain)[..., None, None]  # [B, out, in, 1, 1]
-        if bias is not None:
-            bias = bias.to(dtype)
-        if batch == 1:
-            # One sample: a plain conv (transpose) with the modulated weight, in x's layout.
-            fmt = _memory_format(x)
-            if self.upsample:
-                w = _scaled(self.weight[0], factor[0], dtype, fmt, swap01=True)
-                out = F.conv_transpose2d(x, w, stride=2)
-                return self.blur(out, bias)
-            w = _scaled(self.weight[0], factor[0], dtype, fmt)
-            return F.conv2d(x, w, bias, padding=self.padding)
-        # Batch N: fold the batch into groups (one weight set per sample).
-        x = x.reshape(1, batch * in_channel, height, width)
-        if self.upsample:
-            w = _scaled(self.weight, factor, dtype).transpose(1, 2)
-            w = w.reshape(batch * in_channel, self.out_channel, k, k)
-            out = F.conv_transpose2d(x, w, stride=2, groups=batch)
-            out = out.view(batch, self.out_channel, *out.shape[2:])
-            return self.blur(out, bias)
-        w = _scaled(self.weight, factor, dtype).view(batch * self.out_channel, in_channel, k, k)
-        out = F.conv2d(x, w, padding=self.padding, groups=batch)
-        out = out.view(batch, self.out_channel, *out.shape[2:])
-        if bias is not None:
-            out = out + bias.view(1, -1, 1, 1)
-        return out
+        y, out_scale = self.forward_parts(x, style, gain)
+        bias_view = None if bias is None else bias.to(y.dtype).view(1, -1, 1, 1)
+        if out_scale is not None:
+            if bias_view is None:
+                return y * out_scale
+            return torch.addcmul(bias_view, y, out_scale)
+        return y if bias_view is None else y + bias_view
 
 
 class NoiseInjection(nn.Module):
@@ -389,31 +526,48 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.isconcat = isconcat
         self.activate = FusedLeakyReLU(out_channel * (2 if isconcat else 1))
+        self._cache = _DerivedCache()
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
         c = self.conv.out_channel
-        bias = self.activate.bias * SQRT2
         if not self.isconcat:
             out = self.conv(x, style)
             out = out + self.noise.weight.to(out.dtype) * feature
             return self.activate(out)
-        # Both halves get sqrt(2) * lrelu(. + b). sqrt(2) and b are folded into the conv for the
-        # first half and into one addcmul for the feature half, which is written straight into
-        # the concatenated buffer; then one in-place leaky_relu over both halves.
-        out = self.conv(x, style, gain=SQRT2, bias=bias[:c])
-        batch, _, height, width = out.shape
-        dtype = out.dtype
+        # Both halves get sqrt(2) * lrelu(. + b). sqrt(2) goes into the modulation; the conv
+        # half's output scale and bias are applied while writing it into the concatenated
+        # buffer, the feature half is one addcmul into the same buffer; then one in-place
+        # leaky_relu over both halves.
+        y, out_scale = self.conv.forward_parts(x, style, gain=SQRT2)
+        dtype = y.dtype
+        raw_bias, noise_weight = self.activate.bias, self.noise.weight
+        bias = self._cache.get(
+            ("bias", dtype), [raw_bias], lambda: (raw_bias * SQRT2).to(dtype).view(1, -1, 1, 1)
+        )
+        noise_gain = self._cache.get(
+            ("noise", dtype), [noise_weight],
+            lambda: (noise_weight * SQRT2).to(dtype).view(1, 1, 1, 1),
+        )
+        feature = feature.to(dtype)
+        tensors = (y, bias, noise_gain, feature, out_scale)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+            # Training: the same maths through differentiable (non out=) ops.
+            if out_scale is None:
+                first = y + bias[:, :c]
+            else:
+                first = torch.addcmul(bias[:, :c], y, out_scale)
+            second = torch.addcmul(bias[:, c:], feature, noise_gain)
+            return F.leaky_relu(torch.cat([first, second], dim=1), LRELU_SLOPE)
+        batch, _, height, width = y.shape
         cat = torch.empty(
-            (batch, 2 * c, height, width), dtype=dtype, device=out.device,
-            memory_format=_memory_format(out),
+            (batch, 2 * c, height, width), dtype=dtype, device=y.device,
+            memory_format=_memory_format(y),
         )
-        cat[:, :c].copy_(out)
-        torch.addcmul(
-            bias[c:].to(dtype).view(1, -1, 1, 1),
-            feature.to(dtype),
-            (self.noise.weight * SQRT2).to(dtype).view(1, 1, 1, 1),
-            out=cat[:, c:],
-        )
+        if out_scale is None:
+            torch.add(y, bias[:, :c], out=cat[:, :c])
+        else:
+            torch.addcmul(bias[:, :c], y, out_scale, out=cat[:, :c])
+        torch.addcmul(bias[:, c:], feature, noise_gain, out=cat[:, c:])
         return F.leaky_relu_(cat, LRELU_SLOPE)
 
 
@@ -438,11 +592,11 @@ class ToRGB(nn.Module):
     ) -> torch.Tensor:
         out = self.conv(x, style, bias=self.bias.view(3))
         # The RGB running sum stays float32: it is the output, and 3 channels cost nothing.
-        out = out.float()
-        if skip is not None:
-            with _no_autocast(out.device):
-                out = out + self.upsample(skip)
-        return out
+        if skip is None:
+            return out.float()
+        with _no_autocast(out.device):
+            rgb = self.upsample(skip)
+            return rgb.add_(out)  # float32 += (bf16 or float32) conv output, no extra copy
 
 
 class Generator(nn.Module):
