@@ -32,10 +32,6 @@ FACE_BATCH = {"cpu": 1, "cuda": 8}
 FACE_MODES = ("whole", "aligned")
 
 
-class NoFaceFoundWarning(UserWarning):
-    pass
-
-
 @dataclass
 class RestoreResult:
     image: np.ndarray  # HxWx3 uint8
