@@ -113,3 +113,15 @@ def test_models_tab_lists_every_model(page):
     for title in ["Real-ESRGAN x4plus", "GPEN-BFR-512", "GFPGAN v1.4", "RetinaFace (MobileNet-0.25)"]:
         assert title in table
     assert "cached" in table and "MISSING" in table
+
+
+def test_interpolate_with_uploaded_pickle_and_send_face_to_restore(page):
+    pickle = require_shared("golden", "stylegan2_ada", "case_ada_small.pkl")
+    open_tab(page, "Interpolate")
+    page.set_input_files("#walk-pickle input[type=file]", str(pickle))
+    page.locator("#walk-seeds textarea").fill("1,2")
+    page.click("#walk-run")
+    page.wait_for_selector("#walk-gif img[src*='.gif']", timeout=TIMEOUT)
+    page.get_by_role("button", name="Send the first face to Restore").click()
+    page.wait_for_selector("#restore-preview img", timeout=TIMEOUT)
+    assert "seed1" in page.inner_text("#restore-input")
