@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .images import resize
+
 Progress = Callable[[float, str], None]
 Scorer = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
@@ -65,10 +67,7 @@ def _as_wh(size: int | tuple[int, int]) -> tuple[int, int]:
 
 def resize_lanczos(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a uint8 HxWx3 image to exactly (width, height) with Lanczos; no copy if unchanged."""
-    w, h = size
-    if image.shape[1] == w and image.shape[0] == h:
-        return image
-    return np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.LANCZOS))
+    return resize(image, (int(size[0]), int(size[1])), "lanczos")
 
 
 def _fit_inside(image: np.ndarray, size: tuple[int, int], background: int = 0) -> np.ndarray:

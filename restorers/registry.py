@@ -5,7 +5,7 @@ string-to-class lookup and nothing happens at import time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
 from .hub import WeightsFile
@@ -158,14 +158,13 @@ GFPGAN_V14 = ModelSpec(
     paper="https://arxiv.org/abs/2101.04061", homepage="https://github.com/TencentARC/GFPGAN",
     description="GFPGAN v1.4 (clean architecture): generative facial prior with spatial feature transforms.",
 )
-GFPGAN_V13 = ModelSpec(
-    name="gfpgan-v1.3", title="GFPGAN v1.3", family="face", build=_gfpgan, config=_GFPGAN_CONFIG,
+# v1.3 is the same architecture with other weights.
+GFPGAN_V13 = replace(
+    GFPGAN_V14, name="gfpgan-v1.3", title="GFPGAN v1.3",
     weights=WeightsFile(
         "leonelhs/gfpgan", "GFPGANv1.3.pth",
         "c953a88f2727c85c3d9ae72e2bd4846bbaf59fe6972ad94130e23e7017524a70", 348632874,
     ),
-    input_size=512, value_range=(-1.0, 1.0), seeded_noise=True, licence="Apache-2.0",
-    paper="https://arxiv.org/abs/2101.04061", homepage="https://github.com/TencentARC/GFPGAN",
     description="GFPGAN v1.3 (clean architecture): more natural, less sharp than v1.4.",
 )
 STYLEGAN2_ADA_FFHQ = ModelSpec(

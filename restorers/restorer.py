@@ -75,6 +75,11 @@ class Restorer:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def network(self) -> torch.nn.Module:
+        """The shared, cached network (loaded on first use); baselines have none."""
+        return get_network(self.spec, self.device)
+
     def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -103,10 +108,6 @@ class ResizeRestorer(Restorer):
 class SRRestorer(Restorer):
     """Real-ESRGAN family: whole-image super-resolution, tiled when large, resized to any output scale."""
 
-    @property
-    def network(self) -> torch.nn.Module:
-        return get_network(self.spec, self.device)
-
     def upscale(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None) -> np.ndarray:
         net = self.network
         scale = self.spec.scale
@@ -134,10 +135,6 @@ BackgroundFn = Callable[[np.ndarray, float], np.ndarray]
 
 class FaceRestorer(Restorer):
     """GPEN / GFPGAN: aligned crops in, restored crops out; whole photos go through detect-align-paste."""
-
-    @property
-    def network(self) -> torch.nn.Module:
-        return get_network(self.spec, self.device)
 
     @property
     def face_size(self) -> int:

@@ -51,6 +51,3 @@ def load_input(path: str | None, what: str = "an image"):
     except restorers.ImageError as exc:
         raise gr.Error(str(exc)) from exc
 
-
-def user_error(exc: BaseException) -> gr.Error:
-    return gr.Error(str(exc), duration=None)
