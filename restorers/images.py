@@ -7,7 +7,6 @@ palette, 16-bit and alpha handled), enforces a size limit, and converts to and f
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -15,8 +14,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS_ENV = "RESTORERS_MAX_PIXELS"
-DEFAULT_MAX_PIXELS = 4096 * 4096
+from .limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_pixels  # noqa: F401 (re-exported)
+
 # Pillow's own bomb guard, set high: our limit below gives the clearer message.
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
 
@@ -27,10 +26,6 @@ class ImageError(ValueError):
 
 class ImageTooLargeError(ImageError):
     pass
-
-
-def max_pixels() -> int:
-    return int(os.environ.get(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS))
 
 
 @dataclass
