@@ -41,3 +41,33 @@ DEFAULT_MAX_PIXELS = 4096 * 4096
 
 def max_pixels() -> int:
     return int_setting(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
+
+
+# Output images: pixels of one restored image. Without it a 4096x4096 input at x4 asks for a
+# 16384x16384 (268 MP, ~800 MB as uint8) result, which no 16 GB Space survives.
+MAX_OUTPUT_PIXELS_ENV = "RESTORERS_MAX_OUTPUT_PIXELS"
+DEFAULT_MAX_OUTPUT_PIXELS = 4096 * 4096
+
+
+def max_output_pixels() -> int:
+    return int_setting(MAX_OUTPUT_PIXELS_ENV, DEFAULT_MAX_OUTPUT_PIXELS)
+
+
+def clamp_output_scale(width: int, height: int, scale: float) -> tuple[float, str | None]:
+    """The largest scale <= ``scale`` whose output fits ``max_output_pixels()``, and a note when it was lowered.
+
+    The note is meant for people (the app shows it, the CLI prints it); None when nothing changed.
+    """
+    limit = max_output_pixels()
+    if limit <= 0 or round(width * scale) * round(height * scale) <= limit:
+        return scale, None
+    # Floor to 1/1000 so rounding in the resize can never push the output over the limit.
+    allowed = math.floor(math.sqrt(limit / (width * height)) * 1000) / 1000
+    while allowed > 0.001 and round(width * allowed) * round(height * allowed) > limit:
+        allowed -= 0.001
+    allowed = max(allowed, 0.001)
+    out_w, out_h = max(1, round(width * allowed)), max(1, round(height * allowed))
+    note = (f"output scale lowered from x{scale:g} to x{allowed:g} ({out_w}x{out_h}): a {width}x{height} input "
+            f"at x{scale:g} would be {round(width * scale)}x{round(height * scale)}, over the output limit of "
+            f"{limit / 1e6:.1f} MP (${MAX_OUTPUT_PIXELS_ENV})")
+    return allowed, note

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import images
+from . import images, limits
 from .networks import get_network
 from .registry import ModelSpec, get_spec
 from .runtime import inference, pick_device, resolve_precision
@@ -80,15 +80,29 @@ class Restorer:
         """The shared, cached network (loaded on first use); baselines have none."""
         return get_network(self.spec, self.device)
 
+    def output_scale(self, options: dict) -> float | None:
+        """The output/input size ratio these options ask for (None: the output size does not grow with it)."""
+        outscale = options.get("outscale")
+        return None if outscale is None else float(outscale)
+
     def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def restore(self, image, **options) -> RestoreResult:
         """Restore any accepted image input; alpha and grayscale-ness come back on the result."""
         loaded = images.load_image(image)
+        note = None
+        scale = self.output_scale(options)
+        if scale is not None:
+            height, width = loaded.rgb.shape[:2]
+            allowed, note = limits.clamp_output_scale(width, height, scale)
+            if note:
+                options = {**options, "outscale": allowed}
         start = time.perf_counter()
         result = self.run(loaded.rgb, **options)
         result.seconds = time.perf_counter() - start
+        if note:
+            result.warnings.insert(0, note)
         if loaded.alpha is not None:
             result.alpha = images.resize(loaded.alpha, result.size, "lanczos")
         result.grayscale = loaded.grayscale
@@ -100,6 +114,9 @@ class ResizeRestorer(Restorer):
 
     def upscale(self, rgb: np.ndarray, outscale: float = 4.0) -> np.ndarray:
         return images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), self.spec.name)
+
+    def output_scale(self, options: dict) -> float | None:
+        return 4.0 if options.get("outscale") is None else float(options["outscale"])
 
     def run(self, rgb: np.ndarray, outscale: float | None = None, **_: object) -> RestoreResult:
         return RestoreResult(self.upscale(rgb, 4.0 if outscale is None else outscale), self.name, 0.0)
@@ -126,6 +143,9 @@ class SRRestorer(Restorer):
             out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")
         return out
 
+    def output_scale(self, options: dict) -> float | None:
+        return float(self.spec.scale if options.get("outscale") is None else options["outscale"])
+
     def run(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None, **_: object) -> RestoreResult:
         return RestoreResult(self.upscale(rgb, outscale, tile), self.name, 0.0)
 
@@ -140,6 +160,13 @@ class FaceRestorer(Restorer):
     def face_size(self) -> int:
         assert self.spec.input_size is not None
         return self.spec.input_size
+
+    def output_scale(self, options: dict) -> float | None:
+        if options.get("mode", "whole") == "aligned":
+            return super().output_scale(options)  # None: the face size
+        if options.get("background", "lanczos") in (None, "none"):
+            return None  # pasted back into the input itself: the input's size
+        return 2.0 if options.get("outscale") is None else float(options["outscale"])
 
     def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None) -> torch.Tensor:
         if self.spec.seeded_noise:
