@@ -12,7 +12,9 @@ from pathlib import Path
 import gradio as gr
 
 import restorers
+from restorers.hub import set_default_download_progress
 from restorers.runtime import describe, pick_device, resolve_precision
+from webui.common import report_download
 from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
@@ -51,6 +53,8 @@ def launch_options() -> dict:
 
 
 def create_demo() -> gr.Blocks:
+    # First-use weight downloads show "Downloading X: 120/284 MB, 12 MB/s" in the running request's progress bar.
+    set_default_download_progress(report_download)
     with gr.Blocks(title=TITLE) as demo:
         gr.HTML(header(), elem_id="app-header", js_on_load=None)
         with gr.Tabs() as tabs:

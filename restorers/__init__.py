@@ -29,7 +29,7 @@ __all__ = [
     "MODELS", "ModelSpec", "RestoreResult", "Restorer", "ImageError", "ImageTooLargeError", "LoadedImage",
     "UnknownModelError", "WeightsCorruptError", "WeightsError", "WeightsFile", "WeightsHashMismatchError",
     "WeightsNotFoundError", "available_models", "get_spec", "load", "load_image", "restore", "save_png",
-    "specs", "weights_status",
+    "specs", "weights_check", "weights_status",
 ]
 
 
@@ -49,8 +49,15 @@ def restore(image, model: str | ModelSpec, device: str | None = None, precision:
 
 
 def weights_status(name: str | ModelSpec) -> str:
-    """'builtin', 'override', 'cached', 'downloadable' or 'missing' (offline and not cached)."""
-    from .hub import state
+    """What using the model will do now: 'builtin', 'override' (a local file that verifies), 'override-bad'
+    (a local file that fails its size/sha256 check), 'cached', 'cached-bad', 'downloadable', or 'missing'
+    (offline or the Hub unreachable, and not cached). weights_check() adds the path and the reason."""
+    return weights_check(name).state
+
+
+def weights_check(name: str | ModelSpec):
+    """A hub.WeightsStatus (state, path, reason) for a model; never touches the network."""
+    from .hub import WeightsStatus, check
 
     spec = get_spec(name) if isinstance(name, str) else name
-    return "builtin" if spec.weights is None else state(spec.weights)
+    return WeightsStatus("builtin") if spec.weights is None else check(spec.weights)  # type: ignore[arg-type]

@@ -12,16 +12,30 @@ and how to provide it offline.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Iterator, Literal
+
+from .limits import setting
 
 WEIGHTS_DIR_ENV = "RESTORERS_WEIGHTS_DIR"
+# How long an unreachable Hub is remembered before the next download attempt probes it again, and how
+# long that probe may take. Without this every click on a model with missing weights waited ~23 s for
+# huggingface_hub's retries (1+2+4+8+8 s), and a queued job waited behind it.
+HUB_RETRY_ENV = "RESTORERS_HUB_RETRY_SECONDS"
+DEFAULT_HUB_RETRY_SECONDS = 300.0
+HUB_PROBE_TIMEOUT_ENV = "RESTORERS_HUB_PROBE_TIMEOUT"
+DEFAULT_HUB_PROBE_TIMEOUT = 3.0
 
-WeightsState = Literal["override", "cached", "downloadable", "missing"]
+# What will happen when the file is asked for. "override-bad" and "cached-bad": the file is there but fails
+# its size/sha256 check, so loading it raises; "missing": offline (or the Hub is unreachable) and not cached.
+WeightsState = Literal["override", "override-bad", "cached", "cached-bad", "downloadable", "missing"]
 
 
 @dataclass(frozen=True)
@@ -153,21 +167,242 @@ def cached_path(weights: WeightsFile) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+@dataclass(frozen=True)
+class WeightsStatus:
+    """What asking for a weights file will do now, without touching the network."""
+
+    state: WeightsState
+    path: Path | None = None
+    reason: str = ""  # why a file is bad or missing, in words
+
+
+_bad: dict[tuple[str, int, int], str] = {}  # failed checks, by (path, size, mtime), so a bad file is hashed once
+
+
+def _check_local(weights: WeightsFile, path: Path) -> str:
+    """'' if ``path`` passes verify(), else the short reason it fails (both remembered per file version)."""
+    key = _file_key(path)
+    with _verified_lock:
+        if key in _bad:
+            return _bad[key]
+    try:
+        verify(weights, path)
+        return ""
+    except WeightsCorruptError:
+        reason = f"{key[1]} bytes where the pinned file has {weights.size}"
+    except WeightsHashMismatchError:
+        reason = "its sha256 differs from the pinned one"
+    with _verified_lock:
+        _bad[key] = reason
+    return reason
+
+
+def _blob_matches_pin(weights: WeightsFile, path: Path) -> bool:
+    # The Hub cache stores an LFS file as blobs/<sha256>: a blob named after the pin with the pinned size
+    # is the pinned file unless someone edited the cache by hand, and fetch() still hashes it before use.
+    # This keeps the Models tab from hashing a gigabyte of cached weights on every refresh.
+    try:
+        blob = path.resolve()
+        return blob.name == weights.sha256 and (weights.size is None or blob.stat().st_size == weights.size)
+    except OSError:
+        return False
+
+
+def check(weights: WeightsFile) -> WeightsStatus:
+    """Where the file would come from now and whether it will load: override, cache, download, or nowhere."""
+    local = override_path(weights)
+    if local is not None:
+        reason = _check_local(weights, local)
+        return WeightsStatus("override-bad" if reason else "override", local, reason)
+    local = cached_path(weights)
+    if local is not None:
+        reason = "" if _blob_matches_pin(weights, local) else _check_local(weights, local)
+        return WeightsStatus("cached-bad" if reason else "cached", local, reason)
+    if _offline():
+        return WeightsStatus("missing", None, "HF_HUB_OFFLINE is set and the file is not cached")
+    down = hub_unreachable()
+    if down:
+        return WeightsStatus("missing", None, down)
+    return WeightsStatus("downloadable")
+
+
 def state(weights: WeightsFile) -> WeightsState:
-    """Where the file would come from now: override dir, cache, download, or nowhere (offline miss)."""
-    if override_path(weights) is not None:
-        return "override"
-    if cached_path(weights) is not None:
-        return "cached"
-    return "missing" if _offline() else "downloadable"
+    """The state part of check(): 'override', 'override-bad', 'cached', 'cached-bad', 'downloadable', 'missing'."""
+    return check(weights).state
 
 
-def fetch(weights: WeightsFile) -> Path:
-    """Return a verified local path to ``weights``, downloading it if allowed and needed."""
+# --- An unreachable Hub is detected once and remembered ------------------------------------------------
+
+_hub_down: tuple[float, str] | None = None  # (time.monotonic() of the failure, what failed)
+_hub_lock = threading.Lock()  # one probe at a time; concurrent requests wait for its answer
+
+
+def hub_retry_seconds() -> float:
+    return setting(HUB_RETRY_ENV, DEFAULT_HUB_RETRY_SECONDS)
+
+
+def hub_endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hub is known to be unreachable right now (a remembered recent failure), or None."""
+    down = _hub_down
+    if down is None:
+        return None
+    age = time.monotonic() - down[0]
+    retry = hub_retry_seconds()
+    if age >= retry:
+        return None
+    return (f"the Hub at {hub_endpoint()} could not be reached {age:.0f} s ago ({down[1]}); "
+            f"the next attempt is in {retry - age:.0f} s")
+
+
+def mark_hub_unreachable(what: str) -> None:
+    global _hub_down
+    _hub_down = (time.monotonic(), what)
+
+
+def forget_hub_failure() -> None:
+    """Try the Hub again on the next download (tests, or after the network came back)."""
+    global _hub_down
+    _hub_down = None
+
+
+def _probe_hub(weights: WeightsFile, timeout: float) -> str | None:
+    """None if the Hub answers a HEAD request for the file within ``timeout`` s, else what went wrong.
+
+    Any HTTP answer (even 401/404) means the Hub is reachable; hf_hub_download then gives the precise error.
+    The request runs in a daemon thread so a hung DNS lookup cannot hold the caller past the timeout."""
+    from huggingface_hub import hf_hub_url
+    from huggingface_hub.utils import get_session
+
+    url = hf_hub_url(weights.repo_id, weights.filename, repo_type=weights.repo_type, revision=weights.revision)
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            get_session().head(url, timeout=timeout, follow_redirects=False)
+            outcome.append(None)
+        except Exception as exc:  # noqa: BLE001 - every transport failure means "unreachable" here
+            outcome.append(f"{type(exc).__name__}: {exc}".rstrip(": "))
+
+    thread = threading.Thread(target=probe, name="restorers-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
+def _ensure_hub_reachable(weights: WeightsFile) -> None:
+    """Raise WeightsNotFoundError at once when the Hub is known (or just found) to be unreachable."""
+    with _hub_lock:
+        down = hub_unreachable()
+        if down is None:
+            problem = _probe_hub(weights, setting(HUB_PROBE_TIMEOUT_ENV, DEFAULT_HUB_PROBE_TIMEOUT))
+            if problem is None:
+                return
+            mark_hub_unreachable(problem)
+            down = hub_unreachable() or problem
+    raise WeightsNotFoundError(
+        f"weights {weights.repo_id}/{weights.filename} are not cached and could not be downloaded "
+        f"({down}). {weights.offline_hint()}"
+    )
+
+
+# --- Download progress ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One progress report of a download: bytes so far, total (None if unknown), seconds since it started."""
+
+    filename: str
+    done: int
+    total: int | None
+    seconds: float
+
+    @property
+    def bytes_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def fraction(self) -> float | None:
+        return min(self.done / self.total, 1.0) if self.total else None
+
+    def describe(self) -> str:
+        """E.g. 'Downloading GPEN-BFR-512.pth: 120/284 MB, 12 MB/s'."""
+        total = f"/{self.total / 1e6:.0f}" if self.total else ""
+        return (f"Downloading {self.filename}: {self.done / 1e6:.0f}{total} MB, "
+                f"{self.bytes_per_second / 1e6:.1f} MB/s")
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+# Who hears about downloads: set per call (fetch(progress=...)), per block of code (with
+# download_progress(...)), or once for the process (set_default_download_progress, e.g. by the app,
+# whose callback finds the current request itself). The engine never imports a UI.
+_progress_var: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar("restorers_download",
+                                                                                         default=None)
+_default_progress: ProgressCallback | None = None
+PROGRESS_INTERVAL = 0.25  # seconds between two reports (the last one is always sent)
+
+
+@contextlib.contextmanager
+def download_progress(callback: ProgressCallback | None) -> Iterator[None]:
+    """Report every weights download started inside this block to ``callback``."""
+    token = _progress_var.set(callback)
+    try:
+        yield
+    finally:
+        _progress_var.reset(token)
+
+
+def set_default_download_progress(callback: ProgressCallback | None) -> None:
+    """Report downloads that have no other listener to ``callback`` (process-wide)."""
+    global _default_progress
+    _default_progress = callback
+
+
+def _progress_tqdm(filename: str, callback: ProgressCallback):
+    """A silent tqdm class for hf_hub_download(tqdm_class=...) that forwards byte counts to ``callback``."""
+    from tqdm import tqdm
+
+    class Reporter(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.pop("name", None)
+            kwargs["disable"] = True  # no console bar; the callback is the display
+            super().__init__(*args, **kwargs)
+            self._done = int(kwargs.get("initial") or 0)
+            self._total = kwargs.get("total")
+            self._start = time.monotonic()
+            self._last = 0.0
+
+        def update(self, n=1):
+            super().update(n)
+            self._done += int(n or 0)
+            now = time.monotonic()
+            finished = self._total is not None and self._done >= self._total
+            if finished or now - self._last >= PROGRESS_INTERVAL:
+                self._last = now
+                callback(DownloadProgress(filename, self._done, self._total, now - self._start))
+
+    return Reporter
+
+
+def fetch(weights: WeightsFile, progress: ProgressCallback | None = None) -> Path:
+    """Return a verified local path to ``weights``, downloading it if allowed and needed.
+
+    ``progress`` (or the listener of download_progress() / set_default_download_progress()) hears the
+    download's bytes done, total and speed."""
     # A cached file whose sha256 matches the pin is final: no need to ask the Hub (which, unreachable,
     # costs retries before hf_hub_download falls back to the cache anyway).
     local = override_path(weights) or cached_path(weights)
     if local is None:
+        if not _offline():
+            _ensure_hub_reachable(weights)
+        callback = progress or _progress_var.get() or _default_progress
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (
             EntryNotFoundError,
@@ -186,9 +421,13 @@ def fetch(weights: WeightsFile) -> Path:
                     repo_type=weights.repo_type,
                     cache_dir=_cache_dir(),
                     local_files_only=_offline(),
+                    tqdm_class=_progress_tqdm(weights.basename, callback) if callback else None,
                 )
             )
         except LocalEntryNotFoundError as exc:
+            if not _offline():
+                # The probe passed but the download could not connect: remember it like a failed probe.
+                mark_hub_unreachable(f"{type(exc).__name__}: {exc}"[:200])
             raise WeightsNotFoundError(
                 f"weights {weights.repo_id}/{weights.filename} are not cached and could not be downloaded "
                 f"({'HF_HUB_OFFLINE is set' if _offline() else 'the Hub is unreachable'}). {weights.offline_hint()}"

@@ -67,10 +67,11 @@ def test_override_directory_wins_and_is_still_verified(hub_cache, tmp_path, monk
     override.mkdir()
     (override / "tiny.pth").write_bytes(b"tampered")
     monkeypatch.setenv(hub.WEIGHTS_DIR_ENV, str(override))
-    assert hub.state(weights) == "override"
+    assert hub.state(weights) == "override-bad"  # it wins, and the status says it will not load
     with pytest.raises(hub.WeightsError):
         hub.fetch(weights)
     (override / "tiny.pth").write_bytes(data)
+    assert hub.state(weights) == "override"
     assert hub.fetch(weights) == override / "tiny.pth"
 
 

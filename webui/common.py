@@ -10,6 +10,7 @@ import numpy as np
 
 import restorers
 from restorers import images
+from restorers.hub import DownloadProgress
 from restorers.registry import ModelSpec, specs
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "restorers-app"
@@ -36,10 +37,24 @@ def model_choices(*families: str) -> list[tuple[str, str]]:
     return [(spec.title, spec.name) for spec in specs(*families)]  # type: ignore[arg-type]
 
 
+WEIGHTS_LABELS = {"builtin": "built in", "override": "local override (verified)", "cached": "cached",
+                  "downloadable": "downloads on first use", "missing": "MISSING",
+                  "override-bad": "BAD local override (will not load)", "cached-bad": "BAD cached file (will not load)"}
+
+
 def weights_label(spec: ModelSpec) -> str:
-    status = restorers.weights_status(spec)
-    return {"builtin": "built in", "override": "local override", "cached": "cached",
-            "downloadable": "downloads on first use", "missing": "MISSING (offline, not cached)"}[status]
+    """What using the model will do, in words; a bad or missing file says why."""
+    status = restorers.weights_check(spec)
+    label = WEIGHTS_LABELS[status.state]
+    return f"{label}: {status.reason}" if status.reason else label
+
+
+def report_download(report: DownloadProgress) -> None:
+    """Show a weights download in the progress bar of the request that caused it (no-op outside a request).
+
+    gr.Progress() finds the running event through Gradio's context variables, so the engine needs no
+    handle on the page; app.py installs this once with hub.set_default_download_progress."""
+    gr.Progress()(report.fraction, desc=report.describe())
 
 
 def load_input(path: str | None, what: str = "an image"):
