@@ -12,6 +12,8 @@ Nothing here imports gradio, and nothing downloads at import time.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .hub import (
     WeightsCorruptError,
     WeightsError,
@@ -21,7 +23,28 @@ from .hub import (
 )
 from .images import ImageError, ImageTooLargeError, LoadedImage, load_image, save_png
 from .registry import MODELS, ModelSpec, UnknownModelError, get_spec, specs
-from .restorer import RestoreResult, Restorer, make_restorer
+
+if TYPE_CHECKING:
+    from .restorer import RestoreResult, Restorer, make_restorer
+
+# Names whose modules import torch load on first access (PEP 562), so `import restorers`, the CLI's
+# --help and the registry stay fast; `restorers.Restorer` and `from restorers import Restorer` still work.
+_LAZY = {"RestoreResult": "restorer", "Restorer": "restorer", "make_restorer": "restorer"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'restorers' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 
@@ -40,6 +63,8 @@ def available_models(*families: str) -> list[str]:
 
 def load(name: str | ModelSpec, device: str | None = None, precision: str | None = None) -> Restorer:
     """A restorer for a registered model (or an explicit spec); weights load on first use and are cached."""
+    from .restorer import make_restorer
+
     return make_restorer(name, device, precision)
 
 

@@ -11,8 +11,10 @@ from typing import Iterable, Sequence
 
 from . import images
 from .hub import WeightsError
-from .registry import get_spec, specs
-from .restorer import FACE_MODES
+from .registry import FACE_MODES, get_spec, specs
+
+# Only light modules above (numpy and Pillow through images): torch, scipy and the rest are imported by
+# the command that needs them, so `--help`, `models` and argument errors answer at once.
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -45,10 +47,30 @@ def _fail(path: Path | str, exc: BaseException | str) -> None:
     tqdm.write(f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}", file=sys.stderr)
 
 
+def _done(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)  # keeps the line whole while a progress bar is drawn on stderr
+
+
+def _weights_owner(exc: WeightsError, fallback: str) -> str:
+    """The model whose weights file ``exc`` is about, e.g. 'realesrgan-x2plus' when it is the background."""
+    weights = getattr(exc, "weights", None)
+    owners = [spec.name for spec in specs() if weights is not None and spec.weights == weights]
+    if not owners or owners[0] == fallback:
+        return fallback
+    return f"{owners[0]} (needed by {fallback})"
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .restorer import make_restorer
 
     restorer = make_restorer(args.model, args.device, args.precision)
+    if restorer.spec.family == "face" and args.mode == "whole" and args.bg_upsampler != "none":
+        sr = [s.name for s in specs("baseline", "sr")]
+        if args.bg_upsampler not in sr:
+            print(f"error: --bg-upsampler '{args.bg_upsampler}' is not one of: none, {', '.join(sr)}", file=sys.stderr)
+            return 2
     out_dir = Path(args.out)
     inputs = iter_inputs(args.inputs)
     if not inputs:
@@ -73,13 +95,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
                     images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_after.png", after)
             for warning in result.warnings:
                 print(f"warning: {path}: {warning}", file=sys.stderr)
-            if args.verbose:
-                print(f"{path} -> {out_dir / (stem + '.png')} {result.size[0]}x{result.size[1]} {result.seconds:.2f}s")
+            _done(f"{path} -> {out_dir / (stem + '.png')} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
+            if args.save_faces and result.crops_after:
+                _done(f"{path} -> {out_dir / 'faces'}/{stem}_face*_before.png, _after.png "
+                      f"({len(result.crops_after)} face(s))")
         except WeightsError as exc:
             # Missing weights fail every input the same way: the full message once, then one line per input.
+            # The file may belong to the detector or the background upsampler rather than to --model.
             _fail(path, exc)
+            owner = _weights_owner(exc, restorer.name)
             for rest in inputs[inputs.index(path) + 1 :]:
-                _fail(rest, f"skipped: weights for {restorer.name} are unavailable")
+                _fail(rest, f"skipped: the weights of {owner} are unavailable")
             return 1
         except (images.ImageError, ValueError, RuntimeError, OSError) as exc:
             _fail(path, exc)
@@ -242,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
     restore.add_argument("--seed", type=int, default=None, help="GFPGAN: random decoder noise with this seed")
     restore.add_argument("--save-faces", action="store_true", help="also save each face crop before and after")
-    restore.add_argument("--verbose", "-v", action="store_true")
+    restore.add_argument("--verbose", "-v", action="store_true", help="(kept for compatibility: every output is printed)")
     _add_runtime_options(restore)
     restore.set_defaults(func=cmd_restore)
 

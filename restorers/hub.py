@@ -76,7 +76,9 @@ class WeightsFile:
 
 
 class WeightsError(RuntimeError):
-    """Base class of every weights problem a user can meet."""
+    """Base class of every weights problem a user can meet; fetch() sets ``weights`` to the file it concerns."""
+
+    weights: WeightsFile | None = None
 
 
 class WeightsNotFoundError(WeightsError):
@@ -395,7 +397,16 @@ def fetch(weights: WeightsFile, progress: ProgressCallback | None = None) -> Pat
     """Return a verified local path to ``weights``, downloading it if allowed and needed.
 
     ``progress`` (or the listener of download_progress() / set_default_download_progress()) hears the
-    download's bytes done, total and speed."""
+    download's bytes done, total and speed. Errors carry the file as ``exc.weights``, so a caller that
+    loads several models (a face model with its detector and background upsampler) can say which failed."""
+    try:
+        return _fetch(weights, progress)
+    except WeightsError as exc:
+        exc.weights = weights
+        raise
+
+
+def _fetch(weights: WeightsFile, progress: ProgressCallback | None) -> Path:
     # A cached file whose sha256 matches the pin is final: no need to ask the Hub (which, unreachable,
     # costs retries before hf_hub_download falls back to the cache anyway).
     local = override_path(weights) or cached_path(weights)

@@ -11,6 +11,8 @@ from typing import Any, Callable, Literal
 from .hub import WeightsFile
 
 Family = Literal["baseline", "sr", "face", "generator", "detector"]
+# How face models take their input (here, not in restorer.py, so the CLI can offer it without importing torch).
+FACE_MODES = ("whole", "aligned")
 
 
 @dataclass(frozen=True)

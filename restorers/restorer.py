@@ -15,7 +15,7 @@ import torch
 
 from . import images, limits
 from .networks import get_network
-from .registry import ModelSpec, get_spec
+from .registry import FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from .runtime import inference, pick_device, resolve_precision
 from .tiling import pad_to_multiple, tiled_apply
 
@@ -29,7 +29,6 @@ FACE_BATCH_ENV = "RESTORERS_FACE_BATCH"
 # Faces per network call in whole-photo mode. On CPU a batch is no faster than one face at a time (the
 # modulated convs become grouped convs; see the benchmark), on a GPU batching fills the device.
 FACE_BATCH = {"cpu": 1, "cuda": 8}
-FACE_MODES = ("whole", "aligned")
 
 
 @dataclass
