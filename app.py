@@ -20,6 +20,7 @@ from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab
 from webui.restore_tab import build_restore_tab
+from webui.serving import server_name
 
 TITLE = "GAN face restoration studio"
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -76,4 +77,4 @@ def create_demo() -> gr.Blocks:
 demo = create_demo()
 
 if __name__ == "__main__":
-    demo.launch(**launch_options(), server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
+    demo.launch(**launch_options(), server_name=server_name())
