@@ -247,7 +247,9 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m restorers", description=__doc__.splitlines()[0])
+    # `python -m restorers` runs __main__.py; the installed console script is called `restorers`.
+    prog = "python -m restorers" if Path(sys.argv[0]).name == "__main__.py" else "restorers"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     restore = sub.add_parser("restore", help="restore images (files and folders) with one model")
