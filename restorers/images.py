@@ -178,10 +178,16 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = F
     return img
 
 
-def save_png(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> Path:
+PNG_LEVEL_SMALL = 6  # zlib level for files people keep (Pillow's default): smallest files
+PNG_LEVEL_FAST = 1  # for files written per request and shown at once: ~3-5x faster, ~20-35 % more bytes
+
+
+def save_png(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False,
+             compress_level: int = PNG_LEVEL_SMALL) -> Path:
+    """Write a lossless PNG; ``compress_level`` (0-9) trades bytes for time, never pixels."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(rgb, alpha, grayscale).save(path, format="PNG")
+    to_pil(rgb, alpha, grayscale).save(path, format="PNG", compress_level=compress_level)
     return path
 
 
