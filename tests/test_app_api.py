@@ -135,3 +135,49 @@ def test_evaluate_accepts_a_zip_of_images(client, tmp_path):
     )
     assert {row[0] for row in per_image["data"]} == {"00002.png", "00003.png"}
     assert "2 image(s)" in note
+
+
+def test_restore_slider_shows_the_input_nearest_neighbour_enlarged(client):
+    """The default comparison must show a difference: the input's own pixels, enlarged, against the result."""
+    import numpy as np
+
+    from pathlib import Path
+
+    photo = Path(__file__).resolve().parents[1] / "examples" / "astronaut_face_low.png"
+    gallery, slider, *_ = client.predict(handle_file(str(photo)), ["lanczos"], 4.0, *FACE_DEFAULTS, api_name="/restore")
+    before, after = (np.asarray(Image.open(p if isinstance(p, str) else p["path"]).convert("RGB"), dtype=np.int16)
+                     for p in slider)
+    with Image.open(photo) as img:
+        expected = np.asarray(img.convert("RGB").resize((before.shape[1], before.shape[0]), Image.NEAREST))
+    assert np.array_equal(before, expected)
+    # Visibly different, not the same picture twice (the old default compared Lanczos with Lanczos).
+    assert (np.abs(before - after).max(axis=2) > 4).mean() > 0.3
+
+
+def test_restore_status_says_it_once_in_words_with_details(client):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gallery, *_, status, files = client.predict(
+        handle_file(str(photo)), ["lanczos", "realesrgan-x4plus"], 1.0, *FACE_DEFAULTS, api_name="/restore"
+    )
+    assert "1 of 2 models ran" in status and "<details>" in status
+    assert status.count("are not cached") == 1 and "**" not in status
+
+
+def test_non_image_upload_error_names_the_file_without_paths_or_reprs(client, tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not an image")
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(fake)), ["bicubic"], 1.0, *FACE_DEFAULTS, api_name="/restore")
+    message = str(info.value)
+    assert "notes.png" in message and "not a readable image" in message
+    assert str(tmp_path) not in message and "/tmp" not in message and "object at 0x" not in message
+
+
+def test_output_limit_is_applied_and_noted(client, monkeypatch):
+    monkeypatch.setenv("RESTORERS_MAX_OUTPUT_PIXELS", str(300 * 300))
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gallery, *_, status, files = client.predict(handle_file(str(photo)), ["lanczos"], 4.0, *FACE_DEFAULTS,
+                                                api_name="/restore")
+    with Image.open(gallery[0]["image"]) as img:
+        assert img.size[0] * img.size[1] <= 300 * 300 and img.size[0] >= 290
+    assert "output scale lowered from x4" in status and "RESTORERS_MAX_OUTPUT_PIXELS" in status

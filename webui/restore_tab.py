@@ -6,9 +6,13 @@ import gradio as gr
 import restorers
 from restorers import images
 
-from .common import USER_ERRORS, example, load_input, model_choices, request_dir, save_result_png
+from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
+                     runnable, save_result_png, status_html)
 
-DEFAULT_MODELS = ["lanczos", "realesr-general-x4v3"]
+# Preselected when they can run here; the learned one is skipped when its weights are missing, so the
+# default never fails. The slider shows the input's nearest-neighbour enlargement against the first
+# result, so even the Lanczos baseline differs visibly (smooth vs blocky), and a model's additions show.
+PREFERRED_MODELS = ["lanczos", "realesr-general-x4v3"]
 BG_CHOICES = [("Lanczos", "lanczos"), ("None (keep size)", "none"), ("Real-ESRGAN x2plus", "realesrgan-x2plus"),
               ("Real-ESRGAN x4plus", "realesrgan-x4plus"), ("Real-ESRGAN general-x4v3", "realesr-general-x4v3")]
 
@@ -43,15 +47,17 @@ def run_restore(
                                min_face=int(min_face), threshold=threshold, blend=blend)
             result = restorer.restore(loaded, **options)
         except USER_ERRORS + (RuntimeError,) as exc:
-            failures.append(f"**{name}**: {exc}")
+            failures.append(f"{restorers.get_spec(name).title if name in restorers.available_models() else name}: "
+                            f"{plain_message(str(exc), image)}")
             continue
         path = save_result_png(folder, f"{name}", result.image, result.alpha, result.grayscale)
         width, height = result.size
         caption = f"{restorer.spec.title} · {width}x{height} · {result.seconds:.2f} s"
         gallery.append((path, caption))
         files.append(path)
-        # The slider needs two images of one size: show the input resized to the result's size.
-        before = images.resize(loaded.rgb, result.size, "lanczos")
+        # The slider needs two images of one size: the input enlarged by nearest neighbour (its pixels as
+        # they are, just bigger), so whatever the model added, smoothing included, is visible.
+        before = images.resize(loaded.rgb, result.size, "nearest")
         compare[name] = (save_result_png(folder, f"{name}-before", before), path)
         titles[name] = restorer.spec.title
         rows.append([restorer.spec.title, f"{width}x{height}", round(result.seconds, 3), len(result.faces) or ""])
@@ -61,34 +67,48 @@ def run_restore(
             for i, (crop_in, crop_out) in enumerate(zip(result.crops_before, result.crops_after)):
                 faces.append((save_result_png(folder, f"{name}-face{i}-before", crop_in), f"{name} face {i + 1}: before"))
                 faces.append((save_result_png(folder, f"{name}-face{i}-after", crop_out), f"{name} face {i + 1}: after"))
-        for warning in result.warnings:
-            gr.Warning(f"{restorer.spec.title}: {warning}")
-            notes.append(f"{restorer.spec.title}: {warning}")
+        # Shown once, in the status under the results (not also as a toast).
+        notes.extend(f"{restorer.spec.title}: {warning}" for warning in result.warnings)
     progress(1.0, desc="done")
     if not gallery:
-        raise gr.Error("No model could run.\n\n" + "\n\n".join(failures), duration=None)
-    for failure in failures:
-        gr.Warning(failure.replace("**", ""), duration=None)
+        raise gr.Error("No model could run. " + " ".join(failures), duration=None)
     first = next(iter(compare))
-    status = "\n".join(f"- {line}" for line in notes + [f"failed: {f}" for f in failures]) or "All models ran."
     return (
         gallery,
         compare[first],
         gr.update(choices=[(titles[n], n) for n in compare], value=first),
         rows,
         faces,
-        status,
+        restore_status(len(models), len(gallery), notes, failures),
         files,
         compare,
     )
 
 
-def preview_image(path: str | None):
-    """Show the upload (or clear the preview); a file that is not an image gets a clear error."""
-    if not path:
-        return None
-    loaded = load_input(path)
-    return images.to_pil(loaded.rgb, loaded.alpha, loaded.grayscale)
+def restore_status(asked: int, ran: int, notes: list[str], failures: list[str]) -> str:
+    """The status under the results: one short line; every note and failure folded into Details."""
+    summary = f"All {ran} models ran." if ran == asked else f"{ran} of {asked} models ran; {len(failures)} could not."
+    if asked == 1 and ran == 1:
+        summary = "The model ran."
+    if notes:
+        summary += f" {len(notes)} note{'s' if len(notes) > 1 else ''}."
+    details = [f"Could not run: {f}" for f in failures] + notes
+    return status_html(summary, details, "warn" if failures else "info")
+
+
+def run_restore_in_page(*args, progress: gr.Progress = gr.Progress()):
+    """run_restore for the page: a request that fails clears the old results and says why in the status,
+    instead of leaving stale results under an "Error" badge (the API endpoint raises as before)."""
+    try:
+        return run_restore(*args, progress=progress)
+    except gr.Error as exc:
+        return [], None, gr.update(choices=[], value=None), [], [], status_html(str(exc.message), kind="error"), None, {}
+
+
+def check_upload(path: str | None) -> None:
+    """Report an unreadable upload at once, in words."""
+    if path:
+        load_input(path)
 
 
 def pick_comparison(name: str | None, compare: dict[str, tuple[str, str]] | None):
@@ -97,26 +117,30 @@ def pick_comparison(name: str | None, compare: dict[str, tuple[str, str]] | None
     return compare[name]
 
 
-EXAMPLE_MODELS = ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4", "gpen-bfr-512"]
-EXAMPLES = [
-    [example("astronaut_face_low.png"), EXAMPLE_MODELS, 4.0, "aligned"],
-    [example("two_portraits.jpg"), EXAMPLE_MODELS, 2.0, "whole"],
-    [example("grace_hopper_face_blurred.png"), EXAMPLE_MODELS, 2.0, "aligned"],
-    [example("grace_hopper_gray.png"), ["bicubic", "lanczos", "realesr-general-x4v3"], 2.0, "whole"],
-]
+def example_rows() -> list[list]:
+    """Examples with models that can run here (learned models are left out when their weights are missing)."""
+    learned = runnable("realesr-general-x4v3", "gfpgan-v1.4", "gpen-bfr-512")
+    models = ["lanczos", *learned]
+    return [
+        [example("astronaut_face_low.png"), models, 4.0, "aligned"],
+        [example("two_portraits.jpg"), models, 2.0, "whole"],
+        [example("grace_hopper_face_blurred.png"), models, 2.0, "aligned"],
+        [example("grace_hopper_gray.png"), ["bicubic", *runnable("realesr-general-x4v3")] , 2.0, "whole"],
+    ]
 
 
 def build_restore_tab() -> dict:
-    with gr.Row():
-        with gr.Column(scale=1):
-            # gr.File, not gr.Image: our own decoder keeps 16-bit, alpha and EXIF, and reports bad files clearly.
-            image = gr.File(label="Photo (a face crop or a whole photo)", file_types=["image"], type="filepath",
-                            elem_id="restore-input")
-            preview = gr.Image(label="Input", interactive=False, height=240, elem_id="restore-preview")
-            models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=DEFAULT_MODELS,
-                                      label="Models (run side by side)", elem_id="restore-models")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            image = ImageInput("Photo (a face crop or a whole photo): upload, paste or webcam", height=280,
+                               elem_id="restore-input")
+            examples_slot = gr.Column()
+            models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=runnable(*PREFERRED_MODELS),
+                                      label="Models (run side by side)", elem_id="restore-models",
+                                      info="Each says whether it is ready, downloads on first use, or misses its weights.")
             outscale = gr.Slider(1.0, 4.0, value=2.0, step=0.1, label="Output scale",
-                                 info="Network output is resized to this scale (as Real-ESRGAN's outscale)")
+                                 info="Network output is resized to this scale (as Real-ESRGAN's outscale); "
+                                      "very large outputs are capped (RESTORERS_MAX_OUTPUT_PIXELS)")
             with gr.Accordion("Face options (GPEN / GFPGAN)", open=False):
                 mode = gr.Radio([("Whole photo: detect, align, paste back", "whole"), ("Aligned face crop", "aligned")],
                                 value="whole", label="Input mode")
@@ -126,28 +150,31 @@ def build_restore_tab() -> dict:
                 threshold = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
             run = gr.Button("Restore", variant="primary", elem_id="restore-run")
-        with gr.Column(scale=2):
-            gallery = gr.Gallery(label="Results", columns=3, height="auto", elem_id="restore-gallery")
+            api_run = gr.Button(visible=False)  # the /restore API endpoint (raises instead of writing the status)
+        with gr.Column(scale=2, min_width=300):
+            status = gr.HTML(elem_id="restore-status")
+            gallery = gr.Gallery(label="Results", columns=2, height=480, object_fit="contain", allow_preview=True,
+                                 elem_id="restore-gallery")
             compare_with = gr.Dropdown(label="Compare with the input", choices=[], elem_id="restore-compare")
-            slider = gr.ImageSlider(label="Before / after", type="filepath", elem_id="restore-slider")
+            slider = gr.ImageSlider(label="Before (input, nearest-neighbour enlarged) / after", type="filepath",
+                                    elem_id="restore-slider")
             timings = gr.Dataframe(headers=["model", "output size", "seconds", "faces"], label="Timings",
                                    interactive=False, elem_id="restore-timings")
-            status = gr.Markdown(elem_id="restore-status")
-            faces = gr.Gallery(label="Faces: before / after", columns=6, height="auto")
+            faces = gr.Gallery(label="Faces: before / after", columns=4, height="auto", object_fit="contain")
             files = gr.File(label="Download PNGs", file_count="multiple")
     compare_state = gr.State({})
-    image.change(preview_image, image, preview, api_visibility="private")
-    run.click(
-        run_restore,
-        [image, models, outscale, mode, background, only_center, min_face, threshold, blend],
-        [gallery, slider, compare_with, timings, faces, status, files, compare_state],
-        api_name="restore",
-    )
+    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend]
+    outputs = [gallery, slider, compare_with, timings, faces, status, files, compare_state]
+    image.upload(check_upload, image, None, api_visibility="private")
+    run.click(run_restore_in_page, inputs, outputs, api_visibility="private")
+    api_run.click(run_restore, inputs, outputs, api_name="restore")
     compare_with.change(pick_comparison, [compare_with, compare_state], slider, api_visibility="private")
-    gr.Examples(
-        EXAMPLES, inputs=[image, models, outscale, mode], label="Examples (public-domain photos; click to run)",
-        fn=lambda *args: run_restore(*args[:3], args[3], "lanczos"),
-        outputs=[gallery, slider, compare_with, timings, faces, status, files, compare_state],
-        run_on_click=True, cache_examples=False,
-    )
+    with examples_slot:
+        gr.Examples(
+            example_rows(), inputs=[image, models, outscale, mode],
+            label="Examples (public-domain photos; click to run; models without weights here are left out)",
+            fn=lambda *args: run_restore_in_page(*args[:3], args[3], "lanczos"),
+            outputs=outputs, run_on_click=True, cache_examples=False, elem_id="restore-examples",
+            visible_columns=[0], examples_per_page=8,
+        )
     return {"image": image}

@@ -1,0 +1,48 @@
+"""The page's own behaviour, tested on the handlers directly: picker labels, examples, stale outputs."""
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from conftest import require_shared
+from webui import common, restore_tab
+
+
+def test_pickers_say_which_models_can_run(hub_cache):
+    labels = dict((name, label) for label, name in common.model_choices("baseline", "sr", "face"))
+    assert labels["lanczos"] == "Lanczos (baseline) · ready"
+    assert labels["realesrgan-x4plus"].endswith("· missing weights")  # offline, not cached
+    assert common.runnable("lanczos", "realesrgan-x4plus", "gfpgan-v1.4") == ["lanczos"]
+
+
+def test_downloadable_models_say_how_much(hub_cache, monkeypatch):
+    monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "downloadable")
+    labels = dict((name, label) for label, name in common.model_choices("sr"))
+    assert labels["realesrgan-x4plus"] == "Real-ESRGAN x4plus · downloads 67 MB on first use"
+    # A state this page does not know counts as "cannot run" and is shown in words.
+    monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "hub_unreachable")
+    assert common.model_choices("sr")[0][0].endswith("· weights hub unreachable")
+    assert common.runnable("realesrgan-x4plus") == []
+
+
+def test_examples_and_defaults_use_only_models_that_can_run(hub_cache):
+    for row in restore_tab.example_rows():
+        assert row[1] and set(row[1]) <= {"bicubic", "lanczos"}
+    assert common.runnable(*restore_tab.PREFERRED_MODELS) == ["lanczos"]
+
+
+def test_a_failed_run_in_the_page_clears_every_output_and_says_why(hub_cache):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    gallery, slider, compare, timings, faces, status, files, state = restore_tab.run_restore_in_page(
+        str(photo), ["realesrgan-x4plus"], 1.0)
+    assert gallery == [] and slider is None and timings == [] and faces == [] and files is None and state == {}
+    assert "studio-error" in status and "No model could run" in status and "**" not in status
+    # The API endpoint still raises, so gradio_client users get an AppError.
+    with pytest.raises(gr.Error, match="No model could run"):
+        restore_tab.run_restore(str(photo), ["realesrgan-x4plus"], 1.0)
+
+
+def test_plain_message_drops_temporary_paths_and_reprs():
+    text = "/tmp/gradio/ab12/notes.png: not a readable image (cannot identify image file <_io.BytesIO object at 0x7f3a>)"
+    assert common.plain_message(text, "/tmp/gradio/ab12/notes.png") == \
+        "notes.png: not a readable image (not an image format we can decode)"

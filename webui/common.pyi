@@ -1,0 +1,151 @@
+"""Helpers shared by the tabs: error translation, output files, choices."""
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+import restorers
+from restorers import images
+from restorers.registry import ModelSpec, specs
+
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "restorers-app"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example(name: str) -> str:
+    return str(EXAMPLES / name)
+USER_ERRORS = (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)
+
+
+def request_dir(prefix: str) -> Path:
+    """A fresh folder per request, so concurrent users never overwrite each other's files."""
+    path = OUTPUT_ROOT / f"{prefix}-{uuid.uuid4().hex[:12]}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_result_png(folder: Path, stem: str, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> str:
+    return str(images.save_png(folder / f"{stem}.png", rgb, alpha, grayscale))
+
+
+# weights_status states in which a model runs right now without any download.
+READY_STATES = {"builtin", "override", "cached"}
+
+
+def model_state(spec: ModelSpec) -> tuple[str, bool]:
+    """(short words for a picker, whether the model can run here). Unknown states count as "cannot run"."""
+    try:
+        status = restorers.weights_status(spec)
+    except Exception:  # noqa: BLE001 - a picker label must never break the page
+        status = "unknown"
+    if status in READY_STATES:
+        return "ready", True
+    if status == "downloadable":
+        size = spec.weights.size if spec.weights else 0
+        return (f"downloads {size / 1e6:.0f} MB on first use" if size else "downloads on first use"), True
+    if status == "missing":
+        return "missing weights", False
+    return f"weights {status}".replace("_", " "), False
+
+
+def runnable(*names: str) -> list[str]:
+    """The models among ``names`` that can run here (weights built in, cached or downloadable)."""
+    by_name = {spec.name: spec for spec in specs()}
+    return [n for n in names if n in by_name and model_state(by_name[n])[1]]
+
+
+def model_choices(*families: str) -> list[tuple[str, str]]:
+    """Picker choices whose labels say each model's state: "Real-ESRGAN x4plus · missing weights"."""
+    return [(f"{spec.title} · {model_state(spec)[0]}", spec.name) for spec in specs(*families)]  # type: ignore[arg-type]
+
+
+_REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")
+
+
+def plain_message(text: str, path: str | None = None) -> str:
+    """A message fit for the page: the upload's own name instead of its temporary path, no Python reprs."""
+    text = str(text)
+    if path:
+        text = text.replace(str(path), Path(path).name)
+    text = _REPR.sub("the file", text)
+    return re.sub(r"\s*\((cannot identify image file the file)\)", " (not an image format we can decode)", text)
+
+
+def status_html(summary: str, details: list[str] | None = None, kind: str = "info") -> str:
+    """One short line, with the long text folded away in a <details> (kind: info, warn or error)."""
+    body = f'<div class="studio-status studio-{kind}"><p>{html.escape(summary)}</p>'
+    if details:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in details)
+        body += f"<details><summary>Details</summary><ul>{items}</ul></details>"
+    return body + "</div>"
+
+
+def weights_label(spec: ModelSpec) -> str:
+    status = restorers.weights_status(spec)
+    return {"builtin": "built in", "override": "local override", "cached": "cached",
+            "downloadable": "downloads on first use", "missing": "MISSING (offline, not cached)"}[status]
+
+
+def load_input(path: str | None, what: str = "an image"):
+    """Decode an upload, or raise a gr.Error that says what is wrong."""
+    if not path:
+        raise gr.Error(f"Please upload {what} first.")
+    try:
+        return images.load_image(path)
+    except restorers.ImageError as exc:
+        raise gr.Error(plain_message(str(exc), path)) from exc
+
+
+
+INPUT_SOURCES = ["upload", "clipboard", "webcam"]
+
+from gradio.events import Dependency
+
+class ImageInput(gr.Image):
+    """An image input (upload, paste from the clipboard, webcam) that hands our own decoder the untouched
+    file, so 16-bit, alpha and EXIF survive, and that reports a file it cannot read in words instead of a
+    traceback with a temporary path."""
+
+    def __init__(self, label: str, **kwargs) -> None:
+        kwargs.setdefault("sources", INPUT_SOURCES)
+        super().__init__(label=label, type="filepath", image_mode=None, format="png", **kwargs)
+
+    def get_block_name(self) -> str:
+        return "image"  # same front end as gr.Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as exc:  # noqa: BLE001 - Pillow's own messages name temporary files
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise gr.Error(f"{name} is not a readable image (not an image format we can decode)") from exc
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+class _ImageInput(gr.Image):
+    """gr.Image whose unreadable uploads are reported in words (Pillow's own message names a temporary file)."""
+
+    def get_block_name(self) -> str:
+        return "image"  # the same front end as gr.Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Exception as exc:  # noqa: BLE001 - whatever Pillow raises, the user gets the same sentence
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise gr.Error(f"{name} is not a readable image (not an image format we can decode)") from exc
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
