@@ -123,22 +123,22 @@ def load_input(path: str | None, what: str = "an image"):
 INPUT_SOURCES = ["upload", "clipboard", "webcam"]
 
 
-class _ImageInput(gr.Image):
-    """gr.Image whose unreadable uploads are reported in words (Pillow's own message names a temporary file)."""
+def ImageInput(label: str, **kwargs) -> gr.Image:  # noqa: N802 - used like a component class
+    """An image input (upload, paste from the clipboard, webcam) that hands our own decoder the untouched
+    file (type filepath, no mode conversion), so 16-bit, alpha and EXIF survive, and that reports a file
+    it cannot read in words (Pillow's own message names a temporary file)."""
+    kwargs.setdefault("sources", INPUT_SOURCES)
+    component = gr.Image(label=label, type="filepath", image_mode=None, format="png", **kwargs)
+    # Wrapped on the instance, not in a subclass: gradio writes a .pyi stub next to any module that
+    # defines a component class.
+    original = component.preprocess
 
-    def get_block_name(self) -> str:
-        return "image"  # the same front end as gr.Image
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return original(payload)
         except Exception as exc:  # noqa: BLE001 - whatever Pillow raises, the user gets the same sentence
             name = getattr(payload, "orig_name", None) or "the upload"
             raise gr.Error(f"{name} is not a readable image (not an image format we can decode)") from exc
 
-
-def ImageInput(label: str, **kwargs) -> gr.Image:  # noqa: N802 - used like a component class
-    """An image input (upload, paste from the clipboard, webcam) that hands our own decoder the untouched
-    file (type filepath, no mode conversion), so 16-bit, alpha and EXIF survive."""
-    kwargs.setdefault("sources", INPUT_SOURCES)
-    return _ImageInput(label=label, type="filepath", image_mode=None, format="png", **kwargs)
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
