@@ -14,7 +14,8 @@ import gradio as gr
 import restorers
 from restorers.hub import set_default_download_progress
 from restorers.runtime import describe, pick_device, resolve_precision
-from webui.common import report_download
+from webui import jobs, zerogpu
+from webui.common import report_download, sweep_outputs, tmp_max_age_s
 from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
@@ -56,7 +57,9 @@ def launch_options() -> dict:
 def create_demo() -> gr.Blocks:
     # First-use weight downloads show "Downloading X: 120/284 MB, 12 MB/s" in the running request's progress bar.
     set_default_download_progress(report_download)
-    with gr.Blocks(title=TITLE) as demo:
+    sweep_outputs(force=True)  # leftovers of earlier runs (a crash, a restart)
+    # Gradio's own copies of uploads and results: swept every 10 minutes, deleted when older than the max age.
+    with gr.Blocks(title=TITLE, delete_cache=(600, int(tmp_max_age_s()))) as demo:
         gr.HTML(header(), elem_id="app-header", js_on_load=None)
         with gr.Tabs() as tabs:
             with gr.Tab("Restore", id="restore"):
@@ -70,10 +73,14 @@ def create_demo() -> gr.Blocks:
             with gr.Tab("Models", id="models"):
                 build_models_tab()
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.
-    demo.queue(default_concurrency_limit=int(os.environ.get("RESTORERS_CONCURRENCY", 1)), max_size=16)
+    demo.queue(default_concurrency_limit=jobs.concurrency(), max_size=16)
+    # One lane for every event that does real work (Examples and previews included): see webui/jobs.py.
+    jobs.share_lane(demo)
     return demo
 
 
+if zerogpu.enabled():
+    zerogpu.preload(zerogpu.preload_names())  # weights load here, outside any GPU call, as ZeroGPU expects
 demo = create_demo()
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from . import cancel
 from .images import resize
 
 Progress = Callable[[float, str], None]
@@ -426,6 +427,7 @@ def render_latent_walk(
             path = interpolation_path(w_keys, frames_between, method, loop)
         total = path.shape[0]
         for start in range(0, total, batch_size):
+            cancel.check()
             chunk = path[start : start + batch_size]
             ws = G.mapping(chunk.float(), labels(chunk.shape[0]), truncation_psi=psi) if space == "z" else chunk
             with autocast:
@@ -501,6 +503,7 @@ def repeated_run(
 
     record(image)
     for k in range(1, runs + 1):
+        cancel.check()
         start = time.perf_counter()
         out = step(frames[-1])
         seconds.append(time.perf_counter() - start)

@@ -29,6 +29,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage, signal, special
 
+from . import cancel, limits
+
 __all__ = [
     "INTERPOLATIONS",
     "Degradation",
@@ -479,6 +481,7 @@ class Degradation:
         seed = _check_seed(seed)
         out = image.copy()
         for index, step in enumerate(self.steps):
+            cancel.check()
             step_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
             out = step.apply(out, step_seed)
         return out
@@ -594,6 +597,10 @@ def parse_degradation(spec: str) -> Degradation:
     parts = text.split("+")
     if any(not part for part in parts):
         raise ValueError(f"empty step in degradation spec {spec!r}")
+    most = limits.max_degrade_steps()
+    if most and len(parts) > most:
+        raise ValueError(f"{len(parts)} steps in degradation spec; at most {most} may be chained "
+                         f"(${limits.MAX_DEGRADE_STEPS_ENV} raises the limit)")
     return Degradation(tuple(_parse_step(part) for part in parts))
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import cancel
 from .degrade import parse_degradation
 from .metrics import METRICS, match_size, score_all
 from .restorer import make_restorer
@@ -120,6 +121,7 @@ def evaluate(
         _add(result, name, BASELINE, gt, degraded, 0.0, keep_outputs)
         done += 1
         for model, restorer in restorers.items():
+            cancel.check()
             if progress:
                 progress(done / steps, f"{name}: {model}")
             done += 1

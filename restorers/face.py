@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import limits
 from .archs.retinaface import (
     RetinaFace,
     decode_boxes,
@@ -97,6 +98,7 @@ class FaceRestoreResult:
     faces: list[Face]
     crops_before: list[np.ndarray] = field(default_factory=list)  # aligned crops sent to the restorer
     crops_after: list[np.ndarray] = field(default_factory=list)  # what the restorer returned
+    skipped: int = 0  # faces found but not restored (past the max_faces cap: the smallest ones)
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -419,8 +421,14 @@ def restore_faces(
     if only_center_face:
         chosen = center_face(faces, height, width)
         faces = [chosen] if chosen is not None else []
-    if max_faces is not None:
-        faces = faces[:max_faces]
+    # A crowd photo can hold hundreds of faces: restore the largest `max_faces` (None: $RESTORERS_MAX_FACES,
+    # 0 there means no cap), keeping the detection order among them.
+    cap = limits.max_faces() if max_faces is None else max_faces
+    skipped = 0
+    if cap and len(faces) > cap:
+        largest = set(sorted(range(len(faces)), key=lambda i: -faces[i].area)[:cap])
+        skipped = len(faces) - cap
+        faces = [face for i, face in enumerate(faces) if i in largest]
     if not faces:
         return FaceRestoreResult(background, [], [], [])
 
@@ -438,4 +446,4 @@ def restore_faces(
         [(crop, (resize @ _to3x3(a.affine))[:2]) for crop, a in zip(restored, aligned)],
         scale,
     )
-    return FaceRestoreResult(pasted, faces, [a.crop for a in aligned], list(restored))
+    return FaceRestoreResult(pasted, faces, [a.crop for a in aligned], list(restored), skipped)

@@ -71,3 +71,50 @@ def clamp_output_scale(width: int, height: int, scale: float) -> tuple[float, st
             f"at x{scale:g} would be {round(width * scale)}x{round(height * scale)}, over the output limit of "
             f"{limit / 1e6:.1f} MP (${MAX_OUTPUT_PIXELS_ENV})")
     return allowed, note
+
+
+# Cost per request (restorers/budget.py estimates it; the app refuses a request past the budget and stops
+# one past its time limit). 0 turns a limit off, e.g. locally or on a dedicated GPU.
+REQUEST_BUDGET_ENV = "RESTORERS_REQUEST_BUDGET_S"
+DEFAULT_REQUEST_BUDGET_S = 600.0  # estimated seconds of work one request may cost (10 min on a 2-vCPU Space)
+REQUEST_TIME_LIMIT_ENV = "RESTORERS_REQUEST_TIME_LIMIT_S"
+DEFAULT_REQUEST_TIME_LIMIT_S = 1200.0  # wall-clock stop; twice the budget, as estimates are rough
+MAX_FACES_ENV = "RESTORERS_MAX_FACES"
+DEFAULT_MAX_FACES = 32  # faces restored per photo (the largest ones); a crowd photo can hold hundreds
+MAX_DEGRADE_STEPS_ENV = "RESTORERS_MAX_DEGRADE_STEPS"
+DEFAULT_MAX_DEGRADE_STEPS = 8  # steps in one chained degradation spec ("a+b+c")
+DEVICE_FACTOR_ENV = "RESTORERS_DEVICE_FACTOR"  # override: this device's time relative to the measured CPU
+GPU_FACTOR_ENV = "RESTORERS_GPU_FACTOR"
+DEFAULT_GPU_FACTOR = 0.05  # a CUDA GPU is assumed 20x faster than the 2-core CPU the constants come from
+ZEROGPU_MAX_ENV = "RESTORERS_ZEROGPU_MAX_S"
+DEFAULT_ZEROGPU_MAX_S = 120.0  # the longest @spaces.GPU duration asked for (ZeroGPU's free tier caps it)
+ZEROGPU_MIN_ENV = "RESTORERS_ZEROGPU_MIN_S"
+DEFAULT_ZEROGPU_MIN_S = 15.0  # CUDA start-up and moving weights to the GPU come on top of the work
+
+
+def request_budget_s() -> float:
+    return setting(REQUEST_BUDGET_ENV, DEFAULT_REQUEST_BUDGET_S)
+
+
+def request_time_limit_s() -> float:
+    return setting(REQUEST_TIME_LIMIT_ENV, DEFAULT_REQUEST_TIME_LIMIT_S)
+
+
+def max_faces() -> int:
+    return int_setting(MAX_FACES_ENV, DEFAULT_MAX_FACES)
+
+
+def max_degrade_steps() -> int:
+    return int_setting(MAX_DEGRADE_STEPS_ENV, DEFAULT_MAX_DEGRADE_STEPS)
+
+
+def gpu_factor() -> float:
+    return setting(GPU_FACTOR_ENV, DEFAULT_GPU_FACTOR)
+
+
+def zerogpu_max_s() -> float:
+    return setting(ZEROGPU_MAX_ENV, DEFAULT_ZEROGPU_MAX_S)
+
+
+def zerogpu_min_s() -> float:
+    return setting(ZEROGPU_MIN_ENV, DEFAULT_ZEROGPU_MIN_S)

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import images, limits
+from . import cancel, images, limits
 from .networks import get_network
 from .registry import FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from .runtime import inference, pick_device, resolve_precision
@@ -97,6 +97,7 @@ class Restorer:
             allowed, note = limits.clamp_output_scale(width, height, scale)
             if note:
                 options = {**options, "outscale": allowed}
+        cancel.check()
         start = time.perf_counter()
         result = self.run(loaded.rgb, **options)
         result.seconds = time.perf_counter() - start
@@ -184,6 +185,7 @@ class FaceRestorer(Restorer):
         outputs = []
         batch = face_batch_size(self.device)
         for start in range(0, len(crops), batch):
+            cancel.check()
             chunk = crops[start : start + batch]
             x = images.to_tensor(chunk, self.spec.value_range).to(self.device)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -239,6 +241,9 @@ class FaceRestorer(Restorer):
             threshold=threshold,
         )
         warnings = [] if result.faces else ["no face found: returning the background-upscaled image"]
+        if result.skipped:
+            warnings.append(f"{len(result.faces) + result.skipped} faces found: restored the largest {len(result.faces)} "
+                            f"(at most {len(result.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
         return RestoreResult(
             result.image, self.name, 0.0, faces=list(result.faces),
             crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=warnings,

@@ -11,6 +11,8 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from . import cancel
+
 TileFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -32,6 +34,7 @@ def tiled_apply(fn: TileFn, x: torch.Tensor, scale: int, tile: int = 256, overla
     n, _, height, width = x.shape
     out: torch.Tensor | None = None
     for y0, y1, x0, x1 in tile_boxes(height, width, tile):
+        cancel.check()  # a request's time limit or a gone client stops the work between tiles
         # Input window: the core tile plus `overlap` context, clipped to the image.
         wy0, wy1 = max(y0 - overlap, 0), min(y1 + overlap, height)
         wx0, wx1 = max(x0 - overlap, 0), min(x1 + overlap, width)

@@ -7,13 +7,16 @@ import gradio as gr
 from restorers.animate import contact_sheet, write_gif, write_mp4
 from restorers.generate import latent_walk, load_generator, parse_seeds
 
+from . import costs
 from .common import USER_ERRORS, model_choices, request_dir, save_result_png
+from .jobs import job
 
 INTERPOLATION_CHOICES = [("w cubic (smooth)", "w-cubic"), ("w linear", "w-linear"),
                          ("z spherical (slerp)", "z-slerp"), ("z linear", "z-linear")]
 SIZE_CHOICES = [("128 px", 128), ("256 px", 256), ("512 px", 512), ("model size", 0)]
 
 
+@job(costs.interpolate)
 def run_interpolation(model: str | None, custom_pickle: str | None, seeds: str, frames_between: float,
                       interpolation: str, psi: float, loop: bool, fps: float, size: float,
                       progress: gr.Progress = gr.Progress()):

@@ -7,11 +7,14 @@ import pandas as pd
 from restorers.animate import frame_strip, timeline_frames, write_gif, write_mp4
 from restorers.loop import MAX_RUNS, run_loop
 
+from . import costs
 from .common import USER_ERRORS, example, load_input, model_choices, request_dir
+from .jobs import job
 
 TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
 
 
+@job(costs.loop)
 def run_repeated(image: str | None, model: str | None, runs: float, scale: float, ground_truth: str | None,
                  fps: float = 2.0, progress: gr.Progress = gr.Progress()):
     source = load_input(image)

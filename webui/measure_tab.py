@@ -13,7 +13,9 @@ from restorers.degrade import parse_degradation
 from restorers.evaluate import DEFAULT_METRICS, evaluate
 from restorers.metrics import METRICS
 
+from . import costs
 from .common import USER_ERRORS, example, load_input, model_choices, request_dir, save_result_png
+from .jobs import job, ui
 
 MAX_BATCH = 24  # images per evaluation on a shared CPU Space
 KINDS = [
@@ -34,6 +36,7 @@ def spec_for(kind: str, value: float) -> str:
     return f"{kind}:{int(round(value))}"
 
 
+@ui
 def kind_changed(kind: str):
     _, _, default, low, high, step = KIND_BY_ID[kind]
     return gr.update(minimum=low, maximum=high, step=step, value=default), spec_for(kind, default)
@@ -66,6 +69,7 @@ def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
     return found
 
 
+@job(costs.degrade, gpu=False)
 def preview_degradation(files: list[str] | None, spec: str, seed: float):
     """Clean vs degraded for the first upload (the degraded one brought back to size for the slider)."""
     name, clean = _read_uploads(files)[0]
@@ -77,6 +81,7 @@ def preview_degradation(files: list[str] | None, spec: str, seed: float):
     return (clean, shown)
 
 
+@job(costs.evaluate)
 def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metrics: list[str] | None,
                    face_mode: str = "aligned", progress: gr.Progress = gr.Progress()):
     truths = _read_uploads(files)

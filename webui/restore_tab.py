@@ -6,8 +6,10 @@ import gradio as gr
 import restorers
 from restorers import images
 
+from . import costs
 from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
                      runnable, save_result_png, status_html)
+from .jobs import job, ui
 
 # Preselected when they can run here; the learned one is skipped when its weights are missing, so the
 # default never fails. The slider shows the input's nearest-neighbour enlargement against the first
@@ -17,6 +19,7 @@ BG_CHOICES = [("Lanczos", "lanczos"), ("None (keep size)", "none"), ("Real-ESRGA
               ("Real-ESRGAN x4plus", "realesrgan-x4plus"), ("Real-ESRGAN general-x4v3", "realesr-general-x4v3")]
 
 
+@job(costs.restore)
 def run_restore(
     image: str | None,
     models: list[str] | None,
@@ -105,12 +108,16 @@ def run_restore_in_page(*args, progress: gr.Progress = gr.Progress()):
         return [], None, gr.update(choices=[], value=None), [], [], status_html(str(exc.message), kind="error"), None, {}
 
 
+@job(costs.preview, gpu=False)
 def check_upload(path: str | None) -> None:
     """Report an unreadable upload at once, in words."""
     if path:
         load_input(path)
 
 
+
+
+@ui
 def pick_comparison(name: str | None, compare: dict[str, tuple[str, str]] | None):
     if not compare or name not in compare:
         return gr.update()

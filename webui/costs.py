@@ -1,0 +1,151 @@
+"""Cost estimators for the app's handlers: each takes the handler's own arguments and returns a
+restorers.budget.Estimate on this server's device. Sizes are read from file headers only (nothing is
+decoded here); an input that cannot be read costs nothing here and is reported by the handler itself.
+"""
+from __future__ import annotations
+
+import functools
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from PIL import Image
+
+from restorers import budget
+from restorers.runtime import cpu_supports_bf16, pick_device, resolve_precision
+
+FALLBACK_SIZE = (512, 512)
+MAX_MEMBERS = 64  # a zip is sized from at most this many members (the handler refuses more images anyway)
+
+
+@functools.lru_cache(maxsize=1)
+def factor() -> float:
+    """This server's device relative to the 2-core CPU the constants were measured on."""
+    device = pick_device()
+    return budget.device_factor(device.type, bf16=resolve_precision(device) != "fp32" and (
+        device.type != "cpu" or cpu_supports_bf16()))
+
+
+def _header_size(source: Any) -> tuple[int, int] | None:
+    try:
+        with Image.open(source) as image:  # lazy: reads the header, not the pixels
+            return image.size
+    except Exception:  # noqa: BLE001 - not an image: the handler says so
+        return None
+
+
+def image_size(path: str | None) -> tuple[int, int] | None:
+    return _header_size(path) if path else None
+
+
+def upload_sizes(files: Sequence[str] | str | None) -> list[tuple[int, int]]:
+    """Sizes of the images among the uploads; a .zip contributes its members' header sizes."""
+    if not files:
+        return []
+    if isinstance(files, (str, Path)):
+        files = [str(files)]
+    sizes: list[tuple[int, int]] = []
+    for path in files:
+        path = str(getattr(path, "name", path))
+        if path.lower().endswith(".zip"):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    for info in archive.infolist()[:MAX_MEMBERS]:
+                        if info.is_dir():
+                            continue
+                        with archive.open(info) as member:
+                            size = _header_size(member)
+                        if size:
+                            sizes.append(size)
+            except (zipfile.BadZipFile, OSError):
+                continue
+        elif (size := _header_size(path)) is not None:
+            sizes.append(size)
+    return sizes
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number == number and abs(number) != float("inf") else default
+
+
+def restore(image: str | None, models: Sequence[str] | None, outscale: float = 2.0, mode: str = "whole",
+            background: str = "lanczos", *_: Any, **__: Any) -> budget.Estimate:
+    size = image_size(image)
+    if size is None or not models:
+        return budget.Estimate()
+    return budget.restore_cost(size, list(models), _number(outscale, 2.0), mode=mode, background=background,
+                               factor=factor())
+
+
+def evaluate(files: Any, spec: str, seed: Any = 0, models: Sequence[str] | None = None,
+             metrics: Sequence[str] | None = None, face_mode: str = "aligned", *_: Any, **__: Any) -> budget.Estimate:
+    from restorers.evaluate import DEFAULT_METRICS
+
+    sizes = upload_sizes(files)
+    try:
+        return budget.evaluate_cost(sizes, spec or "", list(models or []), list(metrics or DEFAULT_METRICS),
+                                    face_mode=face_mode, factor=factor())
+    except ValueError:
+        return budget.Estimate()  # a bad spec: the handler reports it
+
+
+def degrade(files: Any, spec: str, *_: Any, **__: Any) -> budget.Estimate:
+    sizes = upload_sizes(files)[:1]  # the preview degrades the first image only
+    try:
+        return budget.degrade_only_cost(sizes, spec or "", factor=factor())
+    except ValueError:
+        return budget.Estimate()
+
+
+def loop(image: str | None, model: str | None, runs: Any = 10, scale: Any = 1.0, ground_truth: str | None = None,
+         *_: Any, **__: Any) -> budget.Estimate:
+    size = image_size(image)
+    if size is None or not model:
+        return budget.Estimate()
+    runs_n = int(max(0, min(_number(runs, 1), 1000)))
+    return budget.loop_cost(size, model, runs_n, _number(scale, 1.0), ground_truth=bool(ground_truth),
+                            factor=factor())
+
+
+def interpolate(model: str | None, custom_pickle: str | None, seeds: str, frames_between: Any, interpolation: str = "",
+                psi: Any = 0.7, loop: Any = True, fps: Any = 24, size: Any = 256, *_: Any, **__: Any) -> budget.Estimate:
+    from restorers.animate import path_length
+
+    count = count_seeds(seeds)
+    if count is None:
+        return budget.Estimate()
+    try:
+        frames = path_length(count, int(_number(frames_between, 0)), bool(loop))
+    except ValueError:
+        return budget.Estimate()
+    # The built-in generator is FFHQ 1024; an uploaded pickle is assumed as large (its header is not read here).
+    return budget.walk_cost(frames, 1024, int(_number(size, 256)) or None, factor=factor())
+
+
+def count_seeds(text: Any, cap: int = 1000) -> int | None:
+    """How many seeds "1,2,10-14" names, counted without expanding ranges (a huge range costs nothing
+    here); None when unreadable or over ``cap`` (the handler gives the message)."""
+    count = 0
+    for part in str(text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        low, sep, high = part.partition("-") if not part.startswith("-") else (part, "", "")
+        try:
+            count += abs(int(high) - int(low)) + 1 if sep else len([int(part)])
+        except ValueError:
+            return None
+        if count > cap:
+            return None
+    return count or None
+
+
+def preview(path: str | None, *_: Any, **__: Any) -> budget.Estimate:
+    """Decoding one upload for a preview: bounded by the pixel limit, costed as a resize."""
+    size = image_size(path)
+    if size is None:
+        return budget.Estimate()
+    return budget.part("decoding the preview", budget.RESIZE_S_PER_MP * size[0] * size[1] / 1e6).scaled(factor())

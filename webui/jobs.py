@@ -1,0 +1,190 @@
+"""Every action of the app goes through ``@job``: a budget check before it runs, a time limit and a
+"client gone?" probe while it runs, ZeroGPU when the Space has it, and errors turned into clear messages.
+
+Opting a handler in is one line::
+
+    @job(costs.restore)          # costs.restore(*handler_args) -> restorers.budget.Estimate
+    def run_restore(image, models, ...):
+
+and ``share_lane(demo)`` (called once in app.py) puts every queued event into one concurrency lane, so a
+restore, an evaluation, a preview and an Examples click never run beside each other on a small Space.
+Cheap UI-only events (a dropdown filling a slider) can stay out of that lane with ``@ui``.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from typing import Any, Callable
+
+import gradio as gr
+
+import restorers
+from restorers import budget, cancel, limits
+
+from . import zerogpu
+
+log = logging.getLogger(__name__)
+LANE = "gpu"  # the one concurrency id shared by every event that does real work
+CONCURRENCY_ENV = "RESTORERS_CONCURRENCY"
+Estimator = Callable[..., budget.Estimate]
+# Handlers that opted in, by name: the tests check every public endpoint is one of them.
+registered: dict[str, Callable] = {}
+
+
+def concurrency() -> int:
+    return max(1, limits.int_setting(CONCURRENCY_ENV, 1))
+
+
+def _client_gone_probe() -> Callable[[], bool] | None:
+    """A callable that says whether this request's client disconnected or cancelled it.
+
+    Gradio marks the queue event ``alive = False`` when the browser's or gradio_client's stream closes, and
+    drops it from the active jobs on /cancel; a thread running a sync handler is never interrupted, so the
+    engine polls this between units of work. None outside a queued gradio event (tests, the CLI).
+    """
+    try:
+        from gradio.context import LocalContext
+
+        blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+        queue = getattr(blocks, "_queue", None)
+        if queue is None or event_id is None:
+            return None
+        event = next((e for job in queue.active_jobs if job for e in job if e._id == event_id), None)
+    except Exception:  # noqa: BLE001 - gradio internals moved: run without the probe rather than fail
+        log.debug("no disconnect probe for this request", exc_info=True)
+        return None
+    if event is None:
+        return None
+
+    def gone() -> bool:
+        if not event.alive:
+            return True
+        return not any(job and event in job for job in queue.active_jobs)
+
+    return gone
+
+
+def _message(exc: BaseException) -> gr.Error:
+    """The gr.Error a user sees for ``exc`` (no traceback, no paths, no object reprs)."""
+    if isinstance(exc, budget.BudgetError):
+        return gr.Error(str(exc), title="Too much work for one request", duration=None)
+    if isinstance(exc, cancel.Cancelled):
+        return gr.Error(str(exc), title="Stopped", duration=None)
+    if isinstance(exc, (MemoryError,)) or type(exc).__name__ == "OutOfMemoryError":
+        return gr.Error("The server ran out of memory for this request: try a smaller image or fewer models.",
+                        title="Out of memory", duration=None)
+    if isinstance(exc, (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)):
+        return gr.Error(str(exc), duration=None)
+    log.exception("unexpected error in a request")
+    return gr.Error(f"Something went wrong on the server ({type(exc).__name__}); the server log has the details.",
+                    duration=None)
+
+
+def _translate(exc: BaseException) -> gr.Error:
+    if isinstance(exc, gr.Error):
+        if zerogpu.is_quota_error(exc):
+            return gr.Error(f"{exc.message}\n\n{zerogpu.QUOTA_HELP}", title="Out of GPU time", duration=None)
+        return exc
+    return _message(exc)
+
+
+def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None = None) -> Callable[[Callable], Callable]:
+    """Decorate an event handler (plain or generator function) that does real work.
+
+    estimate: gets the handler's arguments, returns a budget.Estimate on THIS device (None: no budget
+    check, e.g. for a handler whose cost is bounded by its input limits alone). Refused past
+    $RESTORERS_REQUEST_BUDGET_S; stopped past $RESTORERS_REQUEST_TIME_LIMIT_S or when the client goes.
+    gpu: on ZeroGPU, run the handler inside @spaces.GPU with a duration from ``estimate``.
+    """
+    def decorate(fn: Callable) -> Callable:
+        label = what or fn.__name__.removeprefix("run_").replace("_", " ")
+
+        def cost(*args: Any, **kwargs: Any) -> budget.Estimate:
+            return estimate(*args, **kwargs) if estimate is not None else budget.Estimate()
+
+        def gpu_duration(*args: Any, **kwargs: Any) -> float:
+            try:
+                work = cost(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - a bad input is reported by the run itself
+                work = budget.Estimate()
+            # The estimate is in this device's seconds (ZeroGPU: cuda, so already GPU-scaled).
+            return budget.gpu_duration(work)
+
+        target = zerogpu.wrap(fn, gpu_duration) if gpu else fn
+        on_zero = getattr(target, "zero_gpu", False)
+
+        def start(args: tuple, kwargs: dict) -> cancel.Deadline:
+            allowed, raise_with = limits.request_budget_s(), None
+            gpu_max = limits.zerogpu_max_s() - limits.zerogpu_min_s()
+            if on_zero and (not allowed or gpu_max < allowed):  # one ZeroGPU call holds the GPU for a bounded time
+                allowed = gpu_max
+                raise_with = (f"one ZeroGPU call may hold the GPU for {limits.zerogpu_max_s():g} s "
+                              f"(${limits.ZEROGPU_MAX_ENV}; the platform caps it)")
+            budget.check(cost(*args, **kwargs), budget_s=allowed, what=f"This {label}", raise_with=raise_with)
+            return cancel.make(limits.request_time_limit_s(), _client_gone_probe())
+
+        def call_kwargs(deadline: cancel.Deadline, kwargs: dict) -> dict:
+            if on_zero:
+                return {**kwargs, zerogpu.TIME_LEFT_KWARG: deadline.remaining()}
+            return kwargs
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_handler(*args: Any, **kwargs: Any):
+                try:
+                    deadline = start(args, kwargs)
+                    iterator = target(*args, **call_kwargs(deadline, kwargs))
+                    while True:
+                        with cancel.use(deadline):
+                            deadline.check()
+                            try:
+                                item = next(iterator)
+                            except StopIteration:
+                                return
+                        yield item
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                    raise _translate(exc) from exc
+            handler = gen_handler
+        else:
+            @functools.wraps(fn)
+            def plain_handler(*args: Any, **kwargs: Any):
+                if cancel.current() is not None:  # called from another job (e.g. an Examples lambda): one budget
+                    return fn(*args, **kwargs)
+                began = time.monotonic()
+                try:
+                    deadline = start(args, kwargs)
+                    with cancel.use(deadline):
+                        return target(*args, **call_kwargs(deadline, kwargs))
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                    raise _translate(exc) from exc
+                finally:
+                    log.info("%s finished in %.1f s", label, time.monotonic() - began)
+            handler = plain_handler
+        handler.is_job = True  # type: ignore[attr-defined]
+        handler.estimate = cost  # type: ignore[attr-defined]
+        registered[fn.__name__] = handler
+        return handler
+    return decorate
+
+
+def ui(fn: Callable) -> Callable:
+    """Mark a cheap, UI-only handler (no decoding, no model): it keeps its own lane so it stays snappy."""
+    fn.ui_only = True  # type: ignore[attr-defined]
+    return fn
+
+
+def share_lane(demo: gr.Blocks, limit: int | None = None) -> int:
+    """Put every queued event of ``demo`` that is not ``@ui`` into ONE concurrency lane of ``limit`` jobs
+    (default $RESTORERS_CONCURRENCY, 1). Gradio limits concurrency per event by default, so without this a
+    restore, an evaluation and an Examples click would run side by side. Returns how many events joined."""
+    limit = limit or concurrency()
+    joined = 0
+    for block_fn in demo.fns.values():
+        if block_fn.fn is None or getattr(block_fn.fn, "ui_only", False):
+            continue
+        block_fn.concurrency_id = LANE
+        block_fn.concurrency_limit = limit
+        joined += 1
+    return joined
