@@ -4,7 +4,8 @@ Sources (see CREDITS.md): scikit-image's `astronaut.png` (Eileen Collins, NASA) 
 `grace_hopper.jpg` (U.S. Navy). If those packages are not installed, their wheels are fetched with
 `pip download --no-deps` into a temporary folder and only the two files are read from them.
 
-    python examples/make_examples.py
+    python examples/make_examples.py          # everything
+    python examples/make_examples.py clip     # only the video clip, from the photos already here
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from restorers import degrade, face, images  # noqa: E402
+from restorers import degrade, face, images, media  # noqa: E402
 
 SOURCES = {
     "astronaut": ("scikit-image", "skimage/data/astronaut.png"),
@@ -70,7 +71,53 @@ def main() -> None:
     gray = np.asarray(Image.fromarray(images.resize(hopper, (256, 300), "lanczos")).convert("L"))
     Image.fromarray(gray).save(ROOT / "grace_hopper_gray.png")
     print("grace_hopper_gray.png: 256x300 grayscale")
+    make_clip()
+
+
+# The example clip: a slow pan and zoom across two_portraits.jpg with a soft tone as its sound track.
+CLIP_SIZE = (256, 192)
+CLIP_FPS = 12
+CLIP_SECONDS = 3.0
+
+
+def clip_frames(photo: np.ndarray) -> list[np.ndarray]:
+    """Frames of a virtual camera that starts on the whole photo and glides in towards the right face."""
+    pil = Image.fromarray(photo)
+    height, width = photo.shape[:2]
+    count = round(CLIP_FPS * CLIP_SECONDS)
+    frames = []
+    for i in range(count):
+        t = i / (count - 1)
+        ease = 0.5 - 0.5 * np.cos(np.pi * t)  # slow in, slow out
+        view_h = height * (1.0 - 0.35 * ease)
+        view_w = view_h * CLIP_SIZE[0] / CLIP_SIZE[1]
+        cx = width * (0.30 + 0.42 * ease)
+        cy = height * (0.50 - 0.06 * ease)
+        left = float(np.clip(cx - view_w / 2, 0, width - view_w))
+        top = float(np.clip(cy - view_h / 2, 0, height - view_h))
+        box = (left, top, left + view_w, top + view_h)
+        frames.append(np.asarray(pil.transform(CLIP_SIZE, Image.Transform.EXTENT, box, Image.Resampling.BICUBIC)))
+    return frames
+
+
+def make_clip() -> None:
+    """examples/portraits_pan.mp4: about 3 s, 256x192, 12 fps, H.264 + AAC, well under 500 KB."""
+    photo = images.load_image(ROOT / "two_portraits.jpg").rgb
+    with tempfile.TemporaryDirectory() as tmp:
+        silent = Path(tmp) / "silent.mp4"
+        with media.VideoWriter(silent, CLIP_FPS, crf=26, preset="slow") as writer:
+            for frame in clip_frames(photo):
+                writer.write(frame)
+        out = ROOT / "portraits_pan.mp4"
+        # A 330 Hz tone with a gentle tremolo and fades: something to hear, nothing to annoy.
+        tone = (f"aevalsrc=0.15*sin(2*PI*330*t)*(0.75+0.25*sin(2*PI*3*t)):s=22050:d={CLIP_SECONDS},"
+                f"afade=t=in:d=0.3,afade=t=out:st={CLIP_SECONDS - 0.5}:d=0.5")
+        subprocess.run([media.ffmpeg_exe(), "-y", "-v", "error", "-i", str(silent), "-f", "lavfi", "-i", tone,
+                        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "48k", "-shortest",
+                        "-movflags", "+faststart", str(out)], check=True)
+    print(f"{out.name}: {CLIP_SIZE[0]}x{CLIP_SIZE[1]}, {CLIP_FPS} fps, {CLIP_SECONDS:g} s, "
+          f"{out.stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":
-    main()
+    make_clip() if sys.argv[1:] == ["clip"] else main()

@@ -1,5 +1,5 @@
 """Frame sequences for the animation tab: StyleGAN2-ADA latent walks, repeated restoration runs,
-and the GIF / MP4 / contact-sheet writers that turn them into something a browser can show.
+and the contact sheets that show them (the GIF / MP4 writers are in media.py).
 
 Frames are numpy uint8 HxWx3 RGB arrays, the package's image contract. Latent paths are torch
 tensors whose first axis is time. Nothing here owns a model: a generator `G` and a restoration
@@ -11,9 +11,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from fractions import Fraction
-from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -21,15 +19,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 from . import cancel
 from .images import resize
+# The GIF / MP4 writers live in media.py (the one module that reads and writes media); these names
+# stay importable from here for existing callers.
+from .media import gif_frame_duration_ms, write_gif, write_mp4  # noqa: F401
 
 Progress = Callable[[float, str], None]
 Scorer = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
 INTERPOLATION_METHODS = ("linear", "slerp", "cubic")
 
-# GIF delays are stored in centiseconds, and most browsers replace delays under 20 ms by 100 ms.
-_GIF_DELAY_QUANTUM_MS = 10
-_GIF_MIN_DELAY_MS = 20
 # Below this sin(angle), slerp between two directions is numerically a lerp.
 _SLERP_PARALLEL_EPS = 1e-4
 
@@ -98,77 +96,8 @@ def _stamp(image: np.ndarray, text: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Writers and sheets
+# Sheets
 # ---------------------------------------------------------------------------------------------
-
-def gif_frame_duration_ms(fps: float) -> int:
-    """The per-frame delay written to a GIF for `fps`.
-
-    GIF stores delays in 10 ms steps, so the delay is rounded to the nearest 10 ms (fps=30 is
-    written as 30 ms, i.e. 33.3 fps); it is at least 20 ms because browsers slow shorter delays
-    down to 100 ms.
-    """
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    steps = round(1000.0 / fps / _GIF_DELAY_QUANTUM_MS)
-    return max(_GIF_MIN_DELAY_MS, steps * _GIF_DELAY_QUANTUM_MS)
-
-
-def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float, loop: bool = True) -> Path:
-    """Write an animated GIF; each frame gets its own 256-colour palette (fast octree, no dither).
-
-    Quantising first is what keeps this fast: handing RGB frames to a GIF encoder makes it run a
-    slow median-cut per frame. `loop=False` writes no NETSCAPE loop block, so players show the
-    animation once. Pillow merges consecutive identical frames into one longer frame.
-    """
-    frames = _check_frames(frames, same_size=True)
-    duration = gif_frame_duration_ms(fps)
-    palettised = [
-        Image.fromarray(f).quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-        for f in frames
-    ]
-    options: dict[str, Any] = {"save_all": True, "append_images": palettised[1:], "duration": duration}
-    if loop:
-        options["loop"] = 0  # 0 = forever
-    path = Path(path)
-    palettised[0].save(path, format="GIF", **options)
-    return path
-
-
-def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float, quality: float = 8.0) -> Path:
-    """Write an H.264 MP4 (libx264, yuv420p, faststart) through the ffmpeg of imageio-ffmpeg.
-
-    yuv420p needs even dimensions: an odd width or height is padded by repeating the last
-    column/row. `quality` is imageio-ffmpeg's 1..10 scale (10 = best; 8 maps to crf 10).
-    """
-    import imageio_ffmpeg  # deferred: locating the ffmpeg binary is only needed here
-
-    frames = _check_frames(frames, same_size=True)
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    h, w = frames[0].shape[:2]
-    pad = ((0, h % 2), (0, w % 2), (0, 0))
-    needs_pad = bool(h % 2 or w % 2)
-    path = Path(path)
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (w + w % 2, h + h % 2),
-        fps=Fraction(fps).limit_denominator(1001),
-        codec="libx264",
-        pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p",
-        quality=quality,
-        macro_block_size=1,  # we make the size even ourselves; 16 would make ffmpeg rescale
-        output_params=["-movflags", "+faststart"],  # playable while it downloads
-    )
-    writer.send(None)  # start ffmpeg
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(np.pad(frame, pad, mode="edge") if needs_pad else frame))
-    finally:
-        writer.close()
-    return path
-
 
 def contact_sheet(
     images: Sequence[np.ndarray],

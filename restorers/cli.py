@@ -195,7 +195,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_loop(args: argparse.Namespace) -> int:
-    from .animate import timeline_frames, write_gif, write_mp4
+    from .animate import timeline_frames
+    from .media import write_gif, write_mp4
     from .loop import run_loop
 
     image = images.load_image(args.image).rgb
@@ -214,7 +215,8 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .animate import contact_sheet, write_gif, write_mp4
+    from .animate import contact_sheet
+    from .media import write_gif, write_mp4
     from .generate import INTERPOLATIONS, latent_walk, load_generator, parse_seeds
 
     interpolation = f"{args.space}-{args.method or ('cubic' if args.space == 'w' else 'slerp')}"

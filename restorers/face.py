@@ -395,12 +395,15 @@ def restore_faces(
     threshold: float = 0.9,
     detector: FaceDetector | None = None,
     max_faces: int | None = None,
+    faces: Sequence[Face] | None = None,
 ) -> FaceRestoreResult:
     """Detect -> align every face -> ONE batched restore_crops call -> paste onto the background.
 
     restore_crops: (N, S, S, 3) uint8 aligned faces -> (N, S', S', 3) uint8 restored faces (S' may
     differ from S, e.g. a model that also upscales). background: the whole image already upscaled by
-    `scale` (e.g. by Real-ESRGAN); None means a plain bicubic upscale of `image`.
+    `scale` (e.g. by Real-ESRGAN); None means a plain bicubic upscale of `image`. faces: use these
+    (e.g. tracked across video frames, with smoothed landmarks) instead of detecting; their landmarks
+    drive both the alignment and the paste-back.
     """
     _check_rgb(image)
     if scale <= 0:
@@ -417,7 +420,9 @@ def restore_faces(
                 f"{expected[1]}x{expected[0]} for an {width}x{height} image at scale {scale}"
             )
 
-    faces = (detector or default_detector()).detect(image, threshold=threshold, min_size=min_size)
+    if faces is None:
+        faces = (detector or default_detector()).detect(image, threshold=threshold, min_size=min_size)
+    faces = list(faces)
     if only_center_face:
         chosen = center_face(faces, height, width)
         faces = [chosen] if chosen is not None else []

@@ -118,3 +118,37 @@ def zerogpu_max_s() -> float:
 
 def zerogpu_min_s() -> float:
     return setting(ZEROGPU_MIN_ENV, DEFAULT_ZEROGPU_MIN_S)
+
+
+# Video: one clip's length, frame count and frame size (input), and the size of the frames made from
+# it. Every frame is restored, so the cost grows with seconds x pixels; the defaults keep a free Space
+# answering (raise them on a GPU host).
+MAX_VIDEO_SECONDS_ENV = "RESTORERS_MAX_VIDEO_SECONDS"
+DEFAULT_MAX_VIDEO_SECONDS = 300.0
+MAX_VIDEO_FRAMES_ENV = "RESTORERS_MAX_VIDEO_FRAMES"
+DEFAULT_MAX_VIDEO_FRAMES = 9000
+MAX_VIDEO_PIXELS_ENV = "RESTORERS_MAX_VIDEO_PIXELS"
+DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
+MAX_VIDEO_OUTPUT_PIXELS_ENV = "RESTORERS_MAX_VIDEO_OUTPUT_PIXELS"
+DEFAULT_MAX_VIDEO_OUTPUT_PIXELS = 3840 * 2160
+
+
+def check_video(seconds: float, frames: int, width: int, height: int, out_width: int, out_height: int) -> None:
+    """Raise LimitError, saying which setting to change, when a clip (or the part asked for) is too big."""
+    max_seconds = setting(MAX_VIDEO_SECONDS_ENV, DEFAULT_MAX_VIDEO_SECONDS)
+    if seconds > max_seconds:
+        raise LimitError(f"the clip is {seconds:.1f} s long; the limit is {max_seconds:g} s. Pick a part of it "
+                         f"(start/end) or raise ${MAX_VIDEO_SECONDS_ENV}.")
+    max_frames = int_setting(MAX_VIDEO_FRAMES_ENV, DEFAULT_MAX_VIDEO_FRAMES)
+    if frames > max_frames:
+        raise LimitError(f"the clip has about {frames} frames; the limit is {max_frames}. Pick a part of it "
+                         f"(start/end, max frames) or raise ${MAX_VIDEO_FRAMES_ENV}.")
+    max_in = int_setting(MAX_VIDEO_PIXELS_ENV, DEFAULT_MAX_VIDEO_PIXELS)
+    if width * height > max_in:
+        raise LimitError(f"the frames are {width}x{height} ({width * height / 1e6:.1f} MP); the limit is "
+                         f"{max_in / 1e6:.1f} MP per frame. Downscale the clip first or raise ${MAX_VIDEO_PIXELS_ENV}.")
+    max_out = int_setting(MAX_VIDEO_OUTPUT_PIXELS_ENV, DEFAULT_MAX_VIDEO_OUTPUT_PIXELS)
+    if out_width * out_height > max_out:
+        raise LimitError(f"the restored frames would be {out_width}x{out_height} ({out_width * out_height / 1e6:.1f} "
+                         f"MP); the limit is {max_out / 1e6:.1f} MP per frame. Choose a lower output scale or raise "
+                         f"${MAX_VIDEO_OUTPUT_PIXELS_ENV}.")

@@ -209,8 +209,11 @@ class FaceRestorer(Restorer):
         min_face: int = 0,
         threshold: float = 0.9,
         seed: int | None = None,
+        faces: list | None = None,
         **_: object,
     ) -> RestoreResult:
+        """`faces` (whole mode): face.Face records to restore instead of detecting (video passes tracked,
+        smoothed landmarks)."""
         size = self.face_size
         if mode not in FACE_MODES:
             raise ValueError(f"mode must be one of {FACE_MODES}, got '{mode}'")
@@ -239,6 +242,7 @@ class FaceRestorer(Restorer):
             only_center_face=only_center_face,
             min_size=min_face,
             threshold=threshold,
+            faces=faces,
         )
         warnings = [] if result.faces else ["no face found: returning the background-upscaled image"]
         if result.skipped:

@@ -1,5 +1,5 @@
 """Tests for restorers.animate: latent paths, the latent walk on a tiny fake generator, the
-GIF / MP4 writers (read back with Pillow / imageio), sheets, and the repeated-run loop."""
+GIF / MP4 writers of restorers.media (read back with Pillow / imageio), sheets, and the repeated-run loop."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from restorers import animate
+from restorers import animate, media
 
 
 # --- a tiny generator with the official StyleGAN2-ADA interface ------------------------------
@@ -199,18 +199,18 @@ def test_latent_walk_loop_resize_and_fast_path() -> None:
 
 def test_gif_frames_duration_and_loop(tmp_path) -> None:
     frames = _moving_frames(12, 64)
-    looped = animate.write_gif(frames, tmp_path / "loop.gif", fps=20, loop=True)
+    looped = media.write_gif(frames, tmp_path / "loop.gif", fps=20, loop=True)
     with Image.open(looped) as im:
         assert im.n_frames == 12 and im.info["duration"] == 50 and im.info.get("loop") == 0
         im.seek(5)
         back = np.asarray(im.convert("RGB"))
     assert np.abs(back.astype(int) - frames[5].astype(int)).mean() < 6  # 256-colour quantisation
-    once = animate.write_gif(frames, tmp_path / "once.gif", fps=12.5, loop=False)
+    once = media.write_gif(frames, tmp_path / "once.gif", fps=12.5, loop=False)
     with Image.open(once) as im:
         assert im.n_frames == 12 and im.info["duration"] == 80 and im.info.get("loop") is None
-    assert animate.gif_frame_duration_ms(30) == 30 and animate.gif_frame_duration_ms(200) == 20
+    assert media.gif_frame_duration_ms(30) == 30 and media.gif_frame_duration_ms(200) == 20
     with pytest.raises(ValueError):
-        animate.write_gif([frames[0], frames[1][:32]], tmp_path / "bad.gif", fps=10)
+        media.write_gif([frames[0], frames[1][:32]], tmp_path / "bad.gif", fps=10)
 
 
 def test_gif_of_60_frames_is_fast(tmp_path) -> None:
@@ -218,7 +218,7 @@ def test_gif_of_60_frames_is_fast(tmp_path) -> None:
     seconds = []
     for _ in range(2):  # best of two, so a busy shared machine does not decide the outcome
         start = time.perf_counter()
-        animate.write_gif(frames, tmp_path / "fast.gif", fps=25)
+        media.write_gif(frames, tmp_path / "fast.gif", fps=25)
         seconds.append(time.perf_counter() - start)
     assert min(seconds) < 1.0  # about 0.3 s on 2 idle cores
     with Image.open(tmp_path / "fast.gif") as im:
@@ -227,7 +227,7 @@ def test_gif_of_60_frames_is_fast(tmp_path) -> None:
 
 def test_mp4_frames_fps_and_even_size(tmp_path) -> None:
     frames = [f[:63, :61] for f in _moving_frames(15, 64)]  # odd size: padded to 62x64
-    path = animate.write_mp4(frames, tmp_path / "walk.mp4", fps=24)
+    path = media.write_mp4(frames, tmp_path / "walk.mp4", fps=24)
     meta = iio.immeta(path, plugin="FFMPEG")
     video = iio.imread(path, plugin="FFMPEG")
     assert meta["fps"] == 24 and meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from restorers.animate import contact_sheet, write_gif, write_mp4
+from restorers.animate import contact_sheet
+from restorers.media import write_gif, write_mp4
 from restorers.generate import latent_walk, load_generator, parse_seeds
 
 from . import costs

@@ -4,7 +4,8 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from restorers.animate import frame_strip, timeline_frames, write_gif, write_mp4
+from restorers.animate import frame_strip, timeline_frames
+from restorers.media import write_gif, write_mp4
 from restorers.loop import MAX_RUNS, run_loop
 
 from . import costs
