@@ -3,7 +3,8 @@
 `process_video` is a plain generator of `VideoProgress` events (the CLI prints them, the app draws them,
 the tests assert on them); its last event carries the `VideoResult`. Frames stream from the decoder
 through the model into the encoder one at a time (restorers.media), so memory stays flat however long
-the clip is. Closing the generator early (a cancelled request) stops ffmpeg and removes partial files.
+the clip is. Closing the generator early (a cancelled request), or a restorers.cancel deadline passing
+(checked between frames), stops ffmpeg and removes partial files.
 
 Face models run in whole-photo mode. Their detections are tracked from frame to frame and the
 landmarks smoothed over time (restorers.track) before alignment and paste-back; `smooth=False` turns
@@ -19,7 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import images, limits, media
+from . import cancel, images, limits, media
 from .animate import contact_sheet
 from .restorer import Restorer, make_restorer
 
@@ -181,6 +182,7 @@ def process_video(
         reader = media.read_frames(info, start_s or None, start_s + seconds if seconds else None, max_frames)
         try:
             for frame in reader:
+                cancel.check()  # a request's time limit or a gone client stops here, between frames
                 if is_face:
                     found = detector.detect(frame, threshold=threshold, min_size=min_face)
                     faces = tracker.update(frame, found)
