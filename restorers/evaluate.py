@@ -3,7 +3,8 @@
 
 For each clean image: apply a seeded degradation, restore the degraded image with every model, bring
 each output to the ground truth's size (Lanczos, see ``metrics.match_size``) and score it. The degraded
-image itself is scored too, as the baseline column.
+image itself is scored too, as the baseline column (a smaller one enlarged by nearest neighbour: as received,
+nothing restored).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import cancel
+from . import images
 from .degrade import parse_degradation
 from .metrics import METRICS, match_size, score_all
 from .restorer import make_restorer
@@ -118,7 +120,9 @@ def evaluate(
     done = 0
     for name, gt in ground_truths:
         degraded = spec.apply(gt, seed)
-        _add(result, name, BASELINE, gt, degraded, 0.0, keep_outputs)
+        # The baseline is the degraded image as received: a smaller one is enlarged by nearest neighbour
+        # (pixels repeated, nothing restored); with Lanczos it would equal the Lanczos column exactly.
+        _add(result, name, BASELINE, gt, degraded, 0.0, keep_outputs, enlarge="nearest")
         done += 1
         for model, restorer in restorers.items():
             cancel.check()
@@ -142,8 +146,11 @@ def evaluate(
     return result
 
 
-def _add(result: Evaluation, image: str, column: str, gt: np.ndarray, output: np.ndarray, seconds: float, keep: bool) -> None:
+def _add(result: Evaluation, image: str, column: str, gt: np.ndarray, output: np.ndarray, seconds: float, keep: bool,
+         enlarge: str = "lanczos") -> None:
     resized = output.shape[:2] != gt.shape[:2]
+    if resized and enlarge != "lanczos":
+        output = images.resize(output, (gt.shape[1], gt.shape[0]), enlarge)
     matched = match_size(output, gt.shape)
     result.rows.append(ImageScores(image, column, score_all(gt, matched, result.metrics), seconds, resized))
     if keep:

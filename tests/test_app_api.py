@@ -80,6 +80,8 @@ def test_evaluate_endpoint_returns_table_chart_and_csv(client, tmp_path):
     assert [row[0] for row in table["data"]] == ["PSNR (dB)", "SSIM (11x11 uniform, sewar)", "UQI (Wang & Bovik)"]
     assert "±" in table["data"][0][1]
     assert len(per_image["data"]) == 6 and len(gallery) == 6
+    with Image.open(chart) as img:  # the per-metric score chart (webui/charts.py)
+        assert img.width >= 600
     with open(csv_path) as handle:
         assert handle.readline().startswith("image,column,metric,value")
 

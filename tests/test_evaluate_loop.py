@@ -123,3 +123,17 @@ def test_cli_missing_weights_is_one_clear_line_per_input(tmp_path, capsys):
 def test_cli_unknown_model_exits_2(capsys):
     assert cli.main(["restore", "x.png", "-m", "no-such-model"]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_downscale_baseline_column_is_not_the_lanczos_column():
+    """The degraded column is the image as received (nearest neighbour), not a Lanczos restoration."""
+    from restorers.evaluate import evaluate
+
+    rng = np.random.default_rng(1)
+    gt = np.clip(rng.normal(128, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
+    result = evaluate([("a.png", gt)], "downscale:4", ["bicubic", "lanczos"], metrics=["psnr"], keep_outputs=True)
+    scores = {r.column: r.scores["psnr"] for r in result.rows}
+    assert len({round(v, 6) for v in scores.values()}) == 3, scores
+    assert [r.resized for r in result.rows] == [True, False, False]
+    degraded = result.outputs[("a.png", "degraded")]
+    assert np.array_equal(degraded[0:4, 0:4], np.broadcast_to(degraded[0, 0], (4, 4, 3)))  # blocks of 4x4

@@ -46,3 +46,36 @@ def test_plain_message_drops_temporary_paths_and_reprs():
     text = "/tmp/gradio/ab12/notes.png: not a readable image (cannot identify image file <_io.BytesIO object at 0x7f3a>)"
     assert common.plain_message(text, "/tmp/gradio/ab12/notes.png") == \
         "notes.png: not a readable image (not an image format we can decode)"
+
+
+def test_score_chart_zooms_each_metric_and_labels_once():
+    from webui.charts import PANEL_H, panel_range, score_chart
+
+    low, high = panel_range([0.91, 0.93, 0.95])
+    assert 0.85 < low < 0.91 and 0.95 < high < 1.0  # not the 0..1 axis that hid the differences
+    low, high = panel_range([24.1, 27.9])  # PSNR in dB gets its own range
+    assert 20 < low < 24.1 and 27.9 < high < 32
+    summary = {"ssim": {"degraded": (0.91, 0.0), "bicubic": (0.93, 0.0), "lanczos": (0.95, 0.0)},
+               "psnr": {"degraded": (24.1, 0.0), "bicubic": (26.0, 0.0), "lanczos": (27.9, 0.0)}}
+    image = score_chart(summary, ["ssim", "psnr"], ["degraded", "bicubic", "lanczos"], {"ssim": "SSIM", "psnr": "PSNR"})
+    assert image.ndim == 3 and image.shape[0] > PANEL_H and image.shape[1] >= 600
+    # The tallest bar (lanczos) is drawn in the third legend colour, the shortest is short but not empty.
+    assert (image == (219, 39, 119)).all(axis=2).sum() > 500
+
+
+def test_measure_defaults_show_three_different_columns(hub_cache):
+    """The tab's default degradation and models must give columns that differ."""
+    import numpy as np
+
+    from restorers.evaluate import evaluate
+    from restorers.images import load_image
+    from webui import measure_tab
+
+    face = load_image(measure_tab.example("grace_hopper_face.png")).rgb[:128, :128]
+    models = common.runnable(*measure_tab.PREFERRED_MODELS)
+    assert models == ["bicubic", "lanczos"]
+    result = evaluate([("f.png", face)], measure_tab.DEFAULT_SPEC, models, metrics=["psnr", "ssim"])
+    summary = result.summary()
+    assert result.columns == ["degraded", "bicubic", "lanczos"]
+    assert len({round(summary["psnr"][c][0], 4) for c in result.columns}) == 3
+    assert np.isfinite([summary["ssim"][c][0] for c in result.columns]).all()

@@ -14,8 +14,15 @@ from restorers.evaluate import DEFAULT_METRICS, evaluate
 from restorers.metrics import METRICS
 
 from . import costs
-from .common import USER_ERRORS, example, load_input, model_choices, request_dir, save_result_png
+from .charts import score_chart
+from .common import USER_ERRORS, example, load_input, model_choices, request_dir, runnable, save_result_png
 from .jobs import job, ui
+
+# The default shows a difference: a x4 downscale brought back by bicubic and by Lanczos, next to the
+# degraded image itself (enlarged by nearest neighbour, i.e. not restored at all). Stack blur at scale 1
+# left the baselines nothing to do, and gave three identical columns.
+DEFAULT_SPEC = "downscale:4"
+PREFERRED_MODELS = ["bicubic", "lanczos", "realesr-general-x4v3"]
 
 MAX_BATCH = 24  # images per evaluation on a shared CPU Space
 KINDS = [
@@ -101,11 +108,7 @@ def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metr
             for c in result.columns] for m in metrics],
         columns=["metric", *result.columns],
     )
-    # One bar per (metric, column) pair; a plain color=metric would stack the metrics into one bar.
-    chart = pd.DataFrame(
-        [{"bar": f"{m} · {c}", "column": c, "value": summary[m][c][0]}
-         for m in metrics if m != "psnr" for c in result.columns]
-    )
+    chart = score_chart(summary, metrics, result.columns, {m: METRICS[m].label for m in metrics})
     per_image = pd.DataFrame(
         [{"image": r.image, "column": r.column, **{m: round(r.scores[m], 4) for m in metrics}, "seconds": round(r.seconds, 3)}
          for r in result.rows]
@@ -115,49 +118,58 @@ def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metr
     csv_path.write_text(result.csv())
     gallery = [(save_result_png(folder, f"{Path(i).stem}-{c}", px), f"{i} · {c}") for (i, c), px in result.outputs.items()]
     note = (f"{len(truths)} image(s), degradation `{result.degradation}`, seed {result.seed}. Outputs of another size "
-            f"are resized to the ground truth's with Lanczos before scoring; the degraded column is the baseline.")
+            f"are resized to the ground truth's with Lanczos before scoring; the degraded column is the degraded image "
+            f"itself (enlarged by nearest neighbour when smaller): the baseline every model should beat.")
     return table, chart, per_image, gallery, str(csv_path), note
 
 
 def build_measure_tab() -> dict:
     kind_ids = [(k[0], k[1]) for k in KINDS]
-    with gr.Row():
-        with gr.Column(scale=1):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
             files = gr.File(label="Clean images (or a .zip)", file_count="multiple", file_types=["image", ".zip"],
                             elem_id="measure-input")
-            kind = gr.Dropdown(kind_ids, value="stackblur", label="Degradation")
-            value = gr.Slider(1, 32, value=8, step=1, label="Strength")
-            spec = gr.Textbox("stackblur:8", label="Degradation spec (editable; chain steps with +)",
+            examples_slot = gr.Column()
+            kind = gr.Dropdown(kind_ids, value="downscale", label="Degradation")
+            value = gr.Slider(1, 8, value=4, step=0.5, label="Strength")
+            spec = gr.Textbox(DEFAULT_SPEC, label="Degradation spec (editable; chain steps with +)",
                               elem_id="measure-spec")
             seed = gr.Number(0, precision=0, label="Seed")
             preview = gr.Button("Preview degradation")
-            models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=["bicubic", "lanczos"],
+            models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=runnable(*PREFERRED_MODELS),
                                       label="Models", elem_id="measure-models")
             metrics = gr.CheckboxGroup([(info.label, name) for name, info in METRICS.items()],
                                        value=list(DEFAULT_METRICS), label="Metrics")
             face_mode = gr.Radio([("Aligned face", "aligned"), ("Whole photo", "whole")], value="aligned",
                                  label="Face models' input mode")
             run = gr.Button("Degrade, restore and measure", variant="primary", elem_id="measure-run")
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             slider = gr.ImageSlider(label="Clean / degraded (first image)")
-            note = gr.Markdown()
+            note = gr.Markdown(elem_id="measure-note")
             table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
-            chart = gr.BarPlot(x="bar", y="value", color="column", sort=None, label="Scores (PSNR left out: other scale)")
+            chart = gr.Image(label="Scores: one panel per metric, each axis zoomed to its values", type="numpy",
+                             interactive=False, elem_id="measure-chart")
             per_image = gr.Dataframe(label="Per image", interactive=False)
-            gallery = gr.Gallery(label="Outputs (at ground-truth size)", columns=4, height="auto")
+            gallery = gr.Gallery(label="Outputs (at ground-truth size; the degraded one first)", columns=3,
+                                 height=420, object_fit="contain", elem_id="measure-gallery")
             csv_file = gr.File(label="CSV")
+    outputs = [table, chart, per_image, gallery, csv_file, note]
     kind.change(kind_changed, kind, [value, spec], api_visibility="private")
     value.release(lambda k, v: spec_for(k, v), [kind, value], spec, api_visibility="private")
     preview.click(preview_degradation, [files, spec, seed], slider, api_name="degrade")
-    run.click(run_evaluation, [files, spec, seed, models, metrics, face_mode],
-              [table, chart, per_image, gallery, csv_file, note], api_name="evaluate")
-    gr.Examples(
-        [[[example("astronaut_face.png"), example("grace_hopper_face.png")], "stackblur:4",
-          ["bicubic", "lanczos", "gpen-bfr-256", "realesr-general-x4v3"]],
-         [[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:4",
-          ["bicubic", "lanczos", "realesr-general-x4v3"]]],
-        inputs=[files, spec, models], label="Examples (two clean faces; click to run)",
-        fn=lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)),
-        outputs=[table, chart, per_image, gallery, csv_file, note], run_on_click=True, cache_examples=False,
-    )
+    # Clear the previous results first, so a failing run never leaves the old numbers under an error.
+    run.click(lambda: [None, None, None, [], None, ""], None, outputs, api_visibility="private", queue=False).then(
+        run_evaluation, [files, spec, seed, models, metrics, face_mode], outputs, api_name="evaluate")
+    learned = runnable("realesr-general-x4v3", "gpen-bfr-256")
+    with examples_slot:
+        gr.Examples(
+            [[[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:4",
+              ["bicubic", "lanczos", *learned]],
+             [[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:2+jpeg:40",
+              ["bicubic", "lanczos", *learned]]],
+            inputs=[files, spec, models],
+            label="Examples (two clean faces; click to run; models without weights here are left out)",
+            fn=lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)),
+            outputs=outputs, run_on_click=True, cache_examples=False,
+        )
     return {"files": files}
