@@ -21,7 +21,8 @@ from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab
 from webui.restore_tab import build_restore_tab
-from webui.serving import server_name
+from webui.mcp_support import mcp_launch_option
+from webui.serving import mcp_enabled, server_name
 
 TITLE = "GAN face restoration studio"
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -84,4 +85,4 @@ if zerogpu.enabled():
 demo = create_demo()
 
 if __name__ == "__main__":
-    demo.launch(**launch_options(), server_name=server_name())
+    demo.launch(**launch_options(), server_name=server_name(), mcp_server=mcp_launch_option(mcp_enabled()))

@@ -18,10 +18,25 @@ SIZE_CHOICES = [("128 px", 128), ("256 px", 256), ("512 px", 512), ("model size"
 
 
 @job(costs.interpolate)
-def run_interpolation(model: str | None, custom_pickle: str | None, seeds: str, frames_between: float,
-                      interpolation: str, psi: float, loop: bool, fps: float, size: float,
+def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds: str = "1,2,3",
+                      frames_between: float = 24, interpolation: str = "w-cubic", psi: float = 0.7,
+                      loop: bool = True, fps: float = 24, size: float = 256,
                       progress: gr.Progress = gr.Progress()):
-    """Render the walk; returns MP4, GIF, GIF download, keyframe sheet, keyframe files."""
+    """Render a StyleGAN2-ADA latent walk through the faces of several seeds, as MP4 and GIF.
+
+    Args:
+        model: the registered generator, 'stylegan2-ada-ffhq'.
+        custom_pickle: optional StyleGAN2-ADA network pickle (.pkl URL or data: URI) to use instead; loaded safely, no code in it runs.
+        seeds: keyframe seeds, e.g. '1,2,3' or '1-4'.
+        frames_between: frames between two keyframes.
+        interpolation: 'w-cubic', 'w-linear', 'z-slerp' or 'z-linear'.
+        psi: truncation psi (lower = closer to the average face, less variety).
+        loop: return to the first keyframe seamlessly.
+        fps: frames per second.
+        size: output side in pixels (0 = the model's own).
+    Returns:
+        the walk as MP4 and GIF, the GIF file, a contact sheet of the keyframes, the keyframe PNGs.
+    """
     try:
         seed_list = parse_seeds(seeds)
         progress(0.0, desc="loading the generator")

@@ -16,8 +16,20 @@ TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow wit
 
 
 @job(costs.loop)
-def run_repeated(image: str | None, model: str | None, runs: float, scale: float, ground_truth: str | None,
+def run_repeated(image: str | None, model: str | None, runs: float, scale: float, ground_truth: str | None = None,
                  fps: float = 2.0, progress: gr.Progress = gr.Progress()):
+    """Feed a model's output back to it several times and measure how the image drifts from run to run.
+
+    Args:
+        image: the start image: an http(s) URL or a data:image/png;base64,... URI.
+        model: the model to repeat, e.g. 'lanczos' or 'gpen-bfr-256'.
+        runs: how many times to run it (1 to 30).
+        scale: output scale of each run, e.g. 1.1 (1 keeps the size).
+        ground_truth: optional clean image to score every run against (URL or data: URI).
+        fps: frames per second of the timeline GIF and MP4.
+    Returns:
+        the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table, the GIF file.
+    """
     source = load_input(image)
     truth = load_input(ground_truth, "a ground truth").rgb if ground_truth else None
     if not model:

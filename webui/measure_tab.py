@@ -78,7 +78,15 @@ def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
 
 @job(costs.degrade, gpu=False)
 def preview_degradation(files: list[str] | None, spec: str, seed: float):
-    """Clean vs degraded for the first upload (the degraded one brought back to size for the slider)."""
+    """Degrade a clean image on purpose (blur, downscale, noise, JPEG...), seeded and reproducible.
+
+    Args:
+        files: clean images (http(s) URLs or data: URIs); the first one is degraded.
+        spec: the degradation, e.g. 'stackblur:8', 'gaussian:2', 'downscale:4', 'noise:10', 'jpeg:30', 'realesrgan'; chain steps with '+', e.g. 'downscale:2+jpeg:40'.
+        seed: random seed for the noisy steps.
+    Returns:
+        the clean image and the degraded one (brought back to the clean size).
+    """
     name, clean = _read_uploads(files)[0]
     try:
         degraded = parse_degradation(spec).apply(clean, int(seed))
@@ -89,8 +97,20 @@ def preview_degradation(files: list[str] | None, spec: str, seed: float):
 
 
 @job(costs.evaluate)
-def run_evaluation(files, spec: str, seed: float, models: list[str] | None, metrics: list[str] | None,
-                   face_mode: str = "aligned", progress: gr.Progress = gr.Progress()):
+def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list[str] | None,
+                   metrics: list[str] | None, face_mode: str = "aligned", progress: gr.Progress = gr.Progress()):
+    """Degrade clean ground-truth images, restore them with each model and score every output against the original.
+
+    Args:
+        files: clean ground-truth images (http(s) URLs or data: URIs), or one .zip of images.
+        spec: the degradation applied first, e.g. 'stackblur:8', 'downscale:4', 'jpeg:30'; chain with '+'.
+        seed: random seed for the degradation.
+        models: model names to compare, e.g. ["bicubic", "lanczos", "gpen-bfr-256"].
+        metrics: scores to compute: any of 'ssim', 'psnr', 'uqi', 'uqi_sewar', 'ms_ssim', 'vifp'.
+        face_mode: how face models take each image: 'aligned' (a face crop) or 'whole' (detect and paste back).
+    Returns:
+        a table of mean scores per model (the degraded input as baseline), chart data, per-image scores, the restored images, a CSV file, a note.
+    """
     truths = _read_uploads(files)
     metrics = metrics or list(DEFAULT_METRICS)
     try:

@@ -32,7 +32,21 @@ def run_restore(
     blend: float = 1.0,
     progress: gr.Progress = gr.Progress(),
 ):
-    """Restore ``image`` with each model; returns gallery, slider, compare choices, timings, faces, status, files."""
+    """Restore a photo (a face crop or a whole photo with faces) with one or more models side by side, timed.
+
+    Args:
+        image: the photo: an http(s) URL or a data:image/png;base64,... URI (PNG, JPEG, WebP, TIFF).
+        models: model names to run side by side, e.g. ["lanczos", "gfpgan-v1.4"]; 'bicubic' and 'lanczos' are classical baselines that need no weights; the others download pinned weights on first use.
+        outscale: output size as a multiple of the input size (1 to 4); lowered, with a note, if the output would exceed the pixel limit.
+        mode: face models only: 'whole' detects every face, restores it and pastes it back; 'aligned' treats the input as one aligned face crop.
+        background: face models in 'whole' mode: how the rest of the photo is upscaled: 'lanczos', 'none' (keep the input size) or a Real-ESRGAN model name.
+        only_center_face: face models: restore only the face nearest the centre.
+        min_face: face models: ignore faces smaller than this many pixels (0 keeps all).
+        threshold: face models: face detection score threshold (0.5 to 0.99).
+        blend: face models: 1 = fully restored face, 0 = the original face.
+    Returns:
+        one restored image per model (captioned with its size and seconds), the input enlarged for comparison, a timings table, face crops before and after, a status line, the PNG files.
+    """
     loaded = load_input(image)
     if not models:
         raise gr.Error("Tick at least one model.")

@@ -23,3 +23,23 @@ def server_name(environ: Mapping[str, str] = os.environ) -> str:
     if asked:
         return asked
     return "0.0.0.0" if on_space(environ) else "127.0.0.1"
+
+
+def mcp_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether `python app.py` also serves its named endpoints as MCP tools (at /gradio_api/mcp/).
+
+    RESTORERS_MCP=1/0 decides; unset, Gradio's own GRADIO_MCP_SERVER=true/false is honoured; otherwise it is
+    on for a Space and off for a local run. On by default on a Space because it adds no new way in: the MCP
+    tools are the same public endpoints gradio_client can already call, through the same queue, the same
+    input checks and the same limits (pixels, frames, per-request cost); a local run stays minimal."""
+    raw = environ.get(MCP_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw:
+        raise ValueError(f"${MCP_ENV} must be 1 or 0, got {raw!r}")
+    gradio_flag = environ.get("GRADIO_MCP_SERVER", "").strip().lower()
+    if gradio_flag:
+        return gradio_flag == "true"
+    return on_space(environ)
