@@ -7,6 +7,7 @@ Public API::
     r = restorers.load("realesrgan-x4plus")           # device/precision default to the fastest available
     result = r.restore("photo.jpg", outscale=2)       # RestoreResult(image=HxWx3 uint8, seconds=..., ...)
     result = restorers.restore("photo.jpg", "gpen-bfr-512", mode="whole")
+    video = restorers.restore_video("clip.mp4", "out.mp4", "gfpgan-v1.4", scale=2)  # VideoResult
 
 Nothing here imports gradio, and nothing downloads at import time.
 """
@@ -25,11 +26,15 @@ from .images import ImageError, ImageTooLargeError, LoadedImage, load_image, sav
 from .registry import MODELS, ModelSpec, UnknownModelError, get_spec, specs
 
 if TYPE_CHECKING:
+    from .media import MediaError
     from .restorer import RestoreResult, Restorer, make_restorer
+    from .video import VideoProgress, VideoResult, process_video, restore_video
 
 # Names whose modules import torch load on first access (PEP 562), so `import restorers`, the CLI's
 # --help and the registry stay fast; `restorers.Restorer` and `from restorers import Restorer` still work.
-_LAZY = {"RestoreResult": "restorer", "Restorer": "restorer", "make_restorer": "restorer"}
+_LAZY = {"RestoreResult": "restorer", "Restorer": "restorer", "make_restorer": "restorer",
+         "MediaError": "media", "VideoProgress": "video", "VideoResult": "video", "process_video": "video",
+         "restore_video": "video"}
 
 
 def __getattr__(name: str):
@@ -53,6 +58,7 @@ __all__ = [
     "UnknownModelError", "WeightsCorruptError", "WeightsError", "WeightsFile", "WeightsHashMismatchError",
     "WeightsNotFoundError", "available_models", "get_spec", "load", "load_image", "restore", "save_png",
     "specs", "weights_check", "weights_status",
+    "MediaError", "VideoProgress", "VideoResult", "process_video", "restore_video",
 ]
 
 

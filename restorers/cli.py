@@ -242,6 +242,76 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .video import process_video
+
+    options = dict(scale=args.scale, side_by_side=args.side_by_side, audio=not args.no_audio, start=args.start,
+                   end=args.end, max_frames=args.max_frames, smooth=not args.no_smooth, background=args.bg_upsampler,
+                   only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
+                   blend=args.blend, device=args.device, precision=args.precision)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = None
+    result = None
+    try:
+        for event in process_video(args.input, out, args.model, **options):
+            if event.stage == "start":
+                print(event.message, file=sys.stderr)
+                bar = tqdm(total=event.total or None, desc="frames", unit="frame", file=sys.stderr)
+            elif event.stage == "frame" and bar is not None:
+                if event.total != bar.total:
+                    bar.total = event.total
+                bar.update(event.done - bar.n)  # tqdm shows the rate and the time left
+            elif event.stage == "audio" and bar is not None:
+                bar.set_postfix_str(event.message)
+            result = event.result or result
+    finally:
+        if bar is not None:
+            bar.close()
+    assert result is not None
+    for warning in result.warnings:
+        print(f"warning: {args.input}: {warning}", file=sys.stderr)
+    sound = {"copied": "sound copied", "aac": "sound re-encoded to AAC", "none": "no sound in the clip",
+             "dropped": "sound left out"}[result.audio]
+    print(f"{result.path}: {result.frames} frames, {result.size[0]}x{result.size[1]}, {result.fps:g} fps, "
+          f"{result.duration:.2f} s, {sound}; {result.seconds:.1f} s ({result.frames / result.seconds:.2f} fps)")
+    if result.side_by_side:
+        print(f"side by side: {result.side_by_side}")
+    if args.strip:
+        images.save_png(args.strip, result.strip)
+        print(f"frame strip: {args.strip}")
+    return 0
+
+
+def _add_video_parser(sub) -> None:
+    video = sub.add_parser("video", help="restore a video clip frame by frame, keeping its sound")
+    video.add_argument("input", help="a clip: mp4, mov, webm, mkv, avi or an animated GIF")
+    video.add_argument("--model", "-m", required=True,
+                       help="one of: " + ", ".join(s.name for s in specs("baseline", "sr", "face")))
+    video.add_argument("--out", "-o", required=True, help="the restored video: .mp4 (H.264), .mov or .mkv")
+    video.add_argument("--scale", "-s", type=float, default=None,
+                       help="output scale; default: the model's (4 for baselines, 2 for face models)")
+    video.add_argument("--side-by-side", default=None, metavar="PATH",
+                       help="also write a before | after comparison video here")
+    video.add_argument("--strip", default=None, metavar="PNG", help="also save a strip of before/after frames")
+    video.add_argument("--no-audio", action="store_true", help="leave the sound out")
+    video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    video.add_argument("--start", type=float, default=None, help="start at this second of the clip")
+    video.add_argument("--end", type=float, default=None, help="stop at this second of the clip")
+    video.add_argument("--no-smooth", action="store_true",
+                       help="face models: no tracking-based landmark smoothing (each frame on its own)")
+    video.add_argument("--bg-upsampler", default="lanczos",
+                       help="face models: none, lanczos, bicubic or an SR model name")
+    video.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
+    video.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
+    video.add_argument("--threshold", type=float, default=0.9, help="face detection score threshold")
+    video.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
+    _add_runtime_options(video)
+    video.set_defaults(func=cmd_video)
+
+
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if present)")
     parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
@@ -330,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--out", "-o", default="walk.gif", help=".gif or .mp4")
     _add_runtime_options(walk)
     walk.set_defaults(func=cmd_interpolate)
+    _add_video_parser(sub)
     return parser
 
 

@@ -249,3 +249,29 @@ def test_face_model_on_the_example_clip(hub_cache, tmp_path):
     assert result.frames == 4 and result.faces >= 4 and result.size == (256, 192)
     assert result.audio == "copied" and audio_seconds(result.path) == pytest.approx(4 / 12, abs=0.05)
     assert media.probe(result.side_by_side).width == 512
+
+
+def test_command_line_and_python_api(clips, tmp_path, capsys):
+    from restorers.cli import main
+
+    out, side, strip = tmp_path / "cli.mp4", tmp_path / "cli-sbs.mp4", tmp_path / "strip.png"
+    code = main(["video", str(clips["sound.mp4"]), "--model", "lanczos", "--scale", "1.5", "--out", str(out),
+                 "--side-by-side", str(side), "--strip", str(strip), "--max-frames", "6"])
+    printed = capsys.readouterr()
+    assert code == 0 and f"{out}: 6 frames, 96x72, 25 fps, 0.24 s, sound copied" in printed.out
+    assert f"side by side: {side}" in printed.out and strip.is_file() and "frames" in printed.err
+    assert media.count_frames(out)[0] == 6 and media.probe(side).width == 192
+    code = main(["video", str(clips["silent.mp4"]), "-m", "lanczos", "-o", str(tmp_path / "b.mp4"),
+                 "--start", "0.2", "--end", "0.3", "--no-audio"])
+    assert code == 0 and "b.mp4: 3 frames" in capsys.readouterr().out
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    assert main(["video", str(bad), "-m", "lanczos", "-o", str(tmp_path / "c.mp4")]) == 2
+    assert "error: notes.mp4: not a readable video" in capsys.readouterr().err
+
+    import restorers
+
+    result = restorers.restore_video(clips["sound.mp4"], tmp_path / "api.mp4", "lanczos", scale=1, max_frames=2)
+    assert isinstance(result, restorers.VideoResult) and result.frames == 2 and result.audio == "copied"
+    with pytest.raises(restorers.MediaError, match="no such file"):
+        restorers.restore_video(tmp_path / "nope.mp4", tmp_path / "x.mp4", "lanczos")
