@@ -170,3 +170,12 @@ def test_fetch_reports_download_progress_with_sizes_and_speed(tmp_path, monkeypa
     heard.clear()
     hub.fetch(weights)
     assert heard[-1].done == 10_000_000
+
+
+def test_picker_says_a_bad_local_file_cannot_run(hub_cache, tmp_path, monkeypatch):
+    from webui.common import model_state
+
+    spec = get_spec("realesr-general-x4v3")
+    monkeypatch.setenv("RESTORERS_WEIGHTS_DIR", str(tmp_path))
+    (tmp_path / spec.weights.basename).write_bytes(b"not the weights")
+    assert model_state(spec) == ("weights file fails its check", False)

@@ -113,6 +113,8 @@ def model_state(spec: ModelSpec) -> tuple[str, bool]:
         return (f"downloads {size / 1e6:.0f} MB on first use" if size else "downloads on first use"), True
     if status == "missing":
         return "missing weights", False
+    if status in ("override-bad", "cached-bad"):
+        return "weights file fails its check", False
     return f"weights {status}".replace("_", " "), False
 
 
