@@ -114,13 +114,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import weights_status
+    from . import weights_check
 
     del args
     for spec in specs():
-        status = weights_status(spec)
+        check = weights_check(spec)
         where = spec.weights.url if spec.weights else "-"
-        print(f"{spec.name:26s} {spec.family:9s} {status:12s} {spec.licence[:40]:40s} {where}")
+        print(f"{spec.name:26s} {spec.family:9s} {check.state:12s} {spec.licence[:40]:40s} {where}")
+        if check.state.endswith("-bad"):  # a file is there but will not load: say why
+            print(f"{'':26s} {'':9s} ^ {check.path}: {check.reason}")
     return 0
 
 
@@ -414,3 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `restorers models | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 0

@@ -79,3 +79,13 @@ def test_import_restorers_is_light_and_the_api_is_unchanged():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_models_lists_a_bad_local_file_with_the_reason(hub_cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RESTORERS_WEIGHTS_DIR", str(tmp_path))
+    (tmp_path / "RealESRGAN_x4plus.pth").write_bytes(b"not the weights")
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("realesrgan-x4plus "))
+    assert lines[row].split()[2] == "override-bad"
+    assert "RealESRGAN_x4plus.pth: 15 bytes where the pinned file has" in lines[row + 1]
