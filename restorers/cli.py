@@ -403,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runtime_options(walk)
     walk.set_defaults(func=cmd_interpolate)
     _add_video_parser(sub)
+
+    from .dcgan_cli import add_parser as add_dcgan_parser  # its own module; imports torch only when run
+
+    add_dcgan_parser(sub)
     return parser
 
 
