@@ -179,3 +179,31 @@ def test_picker_says_a_bad_local_file_cannot_run(hub_cache, tmp_path, monkeypatc
     monkeypatch.setenv("RESTORERS_WEIGHTS_DIR", str(tmp_path))
     (tmp_path / spec.weights.basename).write_bytes(b"not the weights")
     assert model_state(spec) == ("weights file fails its check", False)
+
+
+def test_a_reachable_hub_is_not_marked_unreachable(tmp_path):
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            self.send_response(404)  # as the Hub answers for a file a repo does not have
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("X-Error-Message", "Entry not found")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = _run_unreachable(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    # The probe got an answer, so the download itself ran and reported the missing file, every time.
+    assert "does not exist on the Hub" in out["first"][0] and "does not exist on the Hub" in out["second"][0]
+    assert out["state"] == "downloadable"
