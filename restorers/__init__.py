@@ -7,6 +7,8 @@ Public API::
     r = restorers.load("realesrgan-x4plus")           # device/precision default to the fastest available
     result = r.restore("photo.jpg", outscale=2)       # RestoreResult(image=HxWx3 uint8, seconds=..., ...)
     result = restorers.restore("photo.jpg", "gpen-bfr-512", mode="whole")
+    result = restorers.restore("face.png", "codeformer", fidelity=0.7)   # w: 0 = strongest, 1 = most faithful
+    results = restorers.restore_sweep("face.png", "codeformer", [0, 0.5, 1])  # one result per w, encoded once
     video = restorers.restore_video("clip.mp4", "out.mp4", "gfpgan-v1.4", scale=2)  # VideoResult
 
 Nothing here imports gradio, and nothing downloads at import time.
@@ -77,6 +79,17 @@ def load(name: str | ModelSpec, device: str | None = None, precision: str | None
 def restore(image, model: str | ModelSpec, device: str | None = None, precision: str | None = None, **options) -> RestoreResult:
     """Load ``model`` and restore ``image`` (path, bytes, PIL image or array) in one call."""
     return load(model, device, precision).restore(image, **options)
+
+
+def restore_sweep(image, model: str | ModelSpec, fidelities, device: str | None = None, precision: str | None = None,
+                  **options) -> list[RestoreResult]:
+    """One result per fidelity weight (CodeFormer), named e.g. 'codeformer (w=0.5)'; the network loads once and
+    each face is encoded once. A face model without a fidelity weight gives one result; other models raise."""
+    restorer = load(model, device, precision)
+    sweep = getattr(restorer, "restore_sweep", None)
+    if sweep is None:
+        raise ValueError(f"{restorer.name} is not a face model; a fidelity sweep needs one (e.g. codeformer)")
+    return sweep(image, list(fidelities), **options)
 
 
 def weights_status(name: str | ModelSpec) -> str:

@@ -29,6 +29,7 @@ class ModelSpec:
     input_size: int | None = None  # aligned face size (face models) or output resolution (generators)
     value_range: tuple[float, float] = (0.0, 1.0)
     seeded_noise: bool = False  # forward() accepts randomize_noise/noise_generator (GFPGAN's decoder)
+    fidelity: bool = False  # forward() takes a fidelity weight w in [0, 1] and encode()/decode() (CodeFormer)
     licence: str = ""
     paper: str = ""
     homepage: str = ""
@@ -61,6 +62,12 @@ def _gfpgan(**config: Any) -> Any:
     from .archs.gfpgan import GFPGANv1Clean
 
     return GFPGANv1Clean(**config)
+
+
+def _codeformer(**config: Any) -> Any:
+    from .archs.codeformer import CodeFormer
+
+    return CodeFormer(**config)
 
 
 def _stylegan2_ada(**config: Any) -> Any:
@@ -169,6 +176,20 @@ GFPGAN_V13 = replace(
     ),
     description="GFPGAN v1.3 (clean architecture): more natural, less sharp than v1.4.",
 )
+CODEFORMER = ModelSpec(
+    name="codeformer", title="CodeFormer", family="face", build=_codeformer,
+    config=dict(dim_embd=512, n_head=8, n_layers=9, codebook_size=1024, connect_list=["32", "64", "128", "256"]),
+    # The official v0.1.0 release file (same blob as github.com/sczhou/CodeFormer/releases), {'params_ema': ...}.
+    weights=WeightsFile(
+        "fofr/comfyui", "facerestore_models/codeformer.pth",
+        "1009e537e0c2a07d4cabce6355f53cb66767cd4b4297ec7a4a64ca4b8a5684b7", 376637898,
+    ),
+    state_keys=("params_ema",), input_size=512, value_range=(-1.0, 1.0), fidelity=True,
+    licence="S-Lab License 1.0 (non-commercial use only)",
+    paper="https://arxiv.org/abs/2206.11253", homepage="https://github.com/sczhou/CodeFormer",
+    description="Codebook lookup transformer over a VQGAN prior; a fidelity weight w trades restoration "
+                "strength (w=0) for faithfulness to the input (w=1).",
+)
 STYLEGAN2_ADA_FFHQ = ModelSpec(
     name="stylegan2-ada-ffhq", title="StyleGAN2-ADA FFHQ 1024", family="generator", loader=_stylegan2_ada_pickle,
     # NVIDIA's ffhq.pkl from stylegan2-ada-pytorch; no published sha256 could be verified offline, so it is
@@ -200,6 +221,7 @@ MODELS: tuple[ModelSpec, ...] = (
     GPEN_BFR_256,
     GFPGAN_V14,
     GFPGAN_V13,
+    CODEFORMER,
     STYLEGAN2_ADA_FFHQ,
     RETINAFACE,
 )

@@ -31,6 +31,26 @@ FACE_BATCH_ENV = "RESTORERS_FACE_BATCH"
 FACE_BATCH = {"cpu": 1, "cuda": 8}
 
 
+# CodeFormer's fidelity weight w: 0 = strongest restoration, 1 = most faithful to the input.
+DEFAULT_FIDELITY = 0.5  # the official demo's default
+
+
+def check_fidelity(value: object) -> float:
+    """A fidelity weight as a float in [0, 1], or a ValueError that says what is allowed."""
+    try:
+        w = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"fidelity must be a number between 0 and 1, got '{value}'") from None
+    if not 0.0 <= w <= 1.0:  # also rejects NaN
+        raise ValueError(f"fidelity must be between 0 and 1 (0 = strongest restoration, 1 = most faithful), got {value}")
+    return w
+
+
+def fidelity_label(model: str, w: float) -> str:
+    """The column name of one fidelity weight in a sweep, e.g. 'codeformer (w=0.5)'."""
+    return f"{model} (w={w:g})"
+
+
 @dataclass
 class RestoreResult:
     image: np.ndarray  # HxWx3 uint8
@@ -87,8 +107,8 @@ class Restorer:
     def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def restore(self, image, **options) -> RestoreResult:
-        """Restore any accepted image input; alpha and grayscale-ness come back on the result."""
+    def _begin(self, image, options: dict) -> tuple[images.LoadedImage, dict, str | None]:
+        """Load the input and apply the output-size limit to the options (with the note it produced)."""
         loaded = images.load_image(image)
         note = None
         scale = self.output_scale(options)
@@ -98,15 +118,24 @@ class Restorer:
             if note:
                 options = {**options, "outscale": allowed}
         cancel.check()
-        start = time.perf_counter()
-        result = self.run(loaded.rgb, **options)
-        result.seconds = time.perf_counter() - start
+        return loaded, options, note
+
+    @staticmethod
+    def _finish(result: RestoreResult, loaded: images.LoadedImage, note: str | None) -> RestoreResult:
         if note:
             result.warnings.insert(0, note)
         if loaded.alpha is not None:
             result.alpha = images.resize(loaded.alpha, result.size, "lanczos")
         result.grayscale = loaded.grayscale
         return result
+
+    def restore(self, image, **options) -> RestoreResult:
+        """Restore any accepted image input; alpha and grayscale-ness come back on the result."""
+        loaded, options, note = self._begin(image, options)
+        start = time.perf_counter()
+        result = self.run(loaded.rgb, **options)
+        result.seconds = time.perf_counter() - start
+        return self._finish(result, loaded, note)
 
 
 class ResizeRestorer(Restorer):
@@ -168,21 +197,38 @@ class FaceRestorer(Restorer):
             return None  # pasted back into the input itself: the input's size
         return 2.0 if options.get("outscale") is None else float(options["outscale"])
 
-    def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None) -> torch.Tensor:
+    def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None, fidelity: float) -> torch.Tensor:
         if self.spec.seeded_noise:
             # Deterministic by default (fixed noise buffers); a seed asks for fresh, reproducible noise.
             generator = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
             out = net(x, return_rgb=False, randomize_noise=seed is not None, noise_generator=generator)
+        elif self.spec.fidelity:
+            out = net(x, w=fidelity, adain=True)  # adain=True as the official demo calls it
         else:
             out = net(x)
         return out[0] if isinstance(out, (tuple, list)) else out
 
-    def restore_crops(self, crops: np.ndarray, blend: float = 1.0, seed: int | None = None) -> np.ndarray:
-        """N aligned SxS crops (uint8) -> N restored crops, mixed with the input by ``blend`` (1 = fully restored)."""
+    def _fidelities(self, fidelity: float | list[float] | tuple[float, ...] | None) -> list[float]:
+        """The checked fidelity weights of a call (one value unless a sweep); models without one ignore it."""
+        values = fidelity if isinstance(fidelity, (list, tuple)) else [DEFAULT_FIDELITY if fidelity is None else fidelity]
+        if not values:
+            raise ValueError("give at least one fidelity weight")
+        checked = [check_fidelity(w) for w in values]
+        return checked if self.spec.fidelity else checked[:1]
+
+    def restore_crops_sweep(
+        self, crops: np.ndarray, fidelities: list[float], blend: float = 1.0, seed: int | None = None,
+    ) -> tuple[list[np.ndarray], list[float]]:
+        """N aligned crops -> one array of N restored crops per fidelity weight, plus each weight's decode seconds.
+
+        A fidelity model encodes every face once and decodes it once per weight; other models run once.
+        """
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
+        fidelities = self._fidelities(list(fidelities))
         net = self.network
-        outputs = []
+        outputs: list[list[np.ndarray]] = [[] for _ in fidelities]
+        decode_s = [0.0 for _ in fidelities]
         batch = face_batch_size(self.device)
         for start in range(0, len(crops), batch):
             cancel.check()
@@ -190,13 +236,27 @@ class FaceRestorer(Restorer):
             x = images.to_tensor(chunk, self.spec.value_range).to(self.device)
             x = x.contiguous(memory_format=torch.channels_last)
             with inference(self.device, self.precision):
-                y = self._forward(net, x, seed)
-            outputs.append(images.from_tensor(y, self.spec.value_range))
-        restored = np.concatenate(outputs, axis=0)
-        if blend < 1.0:
-            mixed = blend * restored.astype(np.float32) + (1.0 - blend) * crops.astype(np.float32)
-            restored = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-        return restored
+                if self.spec.fidelity and len(fidelities) > 1:
+                    encoding = net.encode(x, adain=True)
+                    for i, w in enumerate(fidelities):
+                        begin = time.perf_counter()
+                        outputs[i].append(images.from_tensor(net.decode(encoding, w), self.spec.value_range))
+                        decode_s[i] += time.perf_counter() - begin
+                else:
+                    outputs[0].append(images.from_tensor(self._forward(net, x, seed, fidelities[0]), self.spec.value_range))
+        results = []
+        for parts in outputs:
+            restored = np.concatenate(parts, axis=0)
+            if blend < 1.0:
+                mixed = blend * restored.astype(np.float32) + (1.0 - blend) * crops.astype(np.float32)
+                restored = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+            results.append(restored)
+        return results, decode_s
+
+    def restore_crops(self, crops: np.ndarray, blend: float = 1.0, seed: int | None = None,
+                      fidelity: float | None = None) -> np.ndarray:
+        """N aligned SxS crops (uint8) -> N restored crops, mixed with the input by ``blend`` (1 = fully restored)."""
+        return self.restore_crops_sweep(crops, self._fidelities(fidelity), blend, seed)[0][0]
 
     def run(
         self,
@@ -210,20 +270,52 @@ class FaceRestorer(Restorer):
         threshold: float = 0.9,
         seed: int | None = None,
         faces: list | None = None,
+        fidelity: float | None = None,
         **_: object,
     ) -> RestoreResult:
         """`faces` (whole mode): face.Face records to restore instead of detecting (video passes tracked,
-        smoothed landmarks)."""
+        smoothed landmarks). `fidelity`: CodeFormer's weight w in [0, 1] (default 0.5); ignored by other models."""
+        return self.run_sweep(rgb, [DEFAULT_FIDELITY if fidelity is None else fidelity], mode, outscale, blend,
+                              background, only_center_face, min_face, threshold, seed, faces)[0]
+
+    def run_sweep(
+        self,
+        rgb: np.ndarray,
+        fidelities: list[float],
+        mode: str = "whole",
+        outscale: float | None = None,
+        blend: float = 1.0,
+        background: str | BackgroundFn | None = "lanczos",
+        only_center_face: bool = False,
+        min_face: int = 0,
+        threshold: float = 0.9,
+        seed: int | None = None,
+        faces: list | None = None,
+        **_: object,
+    ) -> list[RestoreResult]:
+        """One result per fidelity weight; the background, detection and encoder run once for all of them.
+
+        Each result's `seconds` is the shared work plus that weight's own decoding and paste-back.
+        """
+        start = time.perf_counter()
         size = self.face_size
         if mode not in FACE_MODES:
             raise ValueError(f"mode must be one of {FACE_MODES}, got '{mode}'")
+        fidelities = self._fidelities(list(fidelities))
+        sweep = self.spec.fidelity and len(fidelities) > 1
+        names = [fidelity_label(self.name, w) if sweep else self.name for w in fidelities]
         if mode == "aligned":
             crop = images.resize(rgb, (size, size), "lanczos" if min(rgb.shape[:2]) > size else "bicubic")
-            restored = self.restore_crops(crop[None], blend, seed)[0]
-            out = restored
-            if outscale is not None:
-                out = images.resize(restored, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
-            return RestoreResult(out, self.name, 0.0, faces=[], crops_before=[crop], crops_after=[restored])
+            restored, decode_s = self.restore_crops_sweep(crop[None], fidelities, blend, seed)
+            shared = time.perf_counter() - start - sum(decode_s)
+            results = []
+            for name, crops_out, own in zip(names, restored, decode_s):
+                out = crops_out[0]
+                if outscale is not None:
+                    out = images.resize(out, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
+                results.append(RestoreResult(out, name, shared + own, faces=[], crops_before=[crop],
+                                             crops_after=[crops_out[0]]))
+            return results
 
         from . import face
 
@@ -233,25 +325,47 @@ class FaceRestorer(Restorer):
         if bg is None:
             scale = 1.0
             bg = rgb
-        result = face.restore_faces(
-            rgb,
-            lambda crops: self.restore_crops(crops, blend, seed),
-            size,
-            bg,
-            scale,
-            only_center_face=only_center_face,
-            min_size=min_face,
-            threshold=threshold,
-            faces=faces,
+        swept: list[np.ndarray] = []
+        decode_s: list[float] = [0.0 for _ in fidelities]
+
+        def restore_all(crops: np.ndarray) -> np.ndarray:
+            restored, seconds = self.restore_crops_sweep(crops, fidelities, blend, seed)
+            swept.extend(restored)
+            decode_s[:] = seconds
+            return restored[0]
+
+        first = face.restore_faces(
+            rgb, restore_all, size, bg, scale,
+            only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces,
         )
-        warnings = [] if result.faces else ["no face found: returning the background-upscaled image"]
-        if result.skipped:
-            warnings.append(f"{len(result.faces) + result.skipped} faces found: restored the largest {len(result.faces)} "
-                            f"(at most {len(result.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
-        return RestoreResult(
-            result.image, self.name, 0.0, faces=list(result.faces),
-            crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=warnings,
-        )
+        pasted = [first]
+        paste_s = [0.0]
+        for i in range(1, len(fidelities)):
+            begin = time.perf_counter()
+            # The same faces, aligned the same way; only their restored crops differ.
+            pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, scale, faces=first.faces)
+                          if first.faces else first)
+            paste_s.append(time.perf_counter() - begin)
+        shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
+        warnings = [] if first.faces else ["no face found: returning the background-upscaled image"]
+        if first.skipped:
+            warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest {len(first.faces)} "
+                            f"(at most {len(first.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
+        return [
+            RestoreResult(
+                result.image, name, shared + own + paste, faces=list(result.faces),
+                crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=list(warnings),
+            )
+            for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
+        ]
+
+    def restore_sweep(self, image, fidelities: list[float], **options) -> list[RestoreResult]:
+        """Like restore(), once per fidelity weight (CodeFormer), sharing detection and encoding; results are
+        named e.g. 'codeformer (w=0.5)'. A model without a fidelity weight gives one result."""
+        loaded, options, note = self._begin(image, options)
+        options.pop("fidelity", None)
+        results = self.run_sweep(loaded.rgb, list(fidelities), **options)
+        return [self._finish(result, loaded, note) for result in results]
 
 
 def background_upsampler(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> BackgroundFn | None:
