@@ -26,7 +26,8 @@ SR_S_PER_MP = {"realesrgan-x4plus": 215.0, "realesrgan-x2plus": 50.0, "realesr-g
 SR_DEFAULT_S_PER_MP = 215.0  # an SR model not in the table (e.g. a user checkpoint): assume the heaviest
 SR_OUT_S_PER_MP = 0.2  # float -> uint8 and the resize to the asked scale, per OUTPUT megapixel
 # Face networks: seconds per aligned face (network call plus align and paste back).
-FACE_S = {"gpen-bfr-512": 1.0, "gpen-bfr-256": 0.1, "gfpgan-v1.4": 1.3, "gfpgan-v1.3": 1.3}
+FACE_S = {"gpen-bfr-512": 1.0, "gpen-bfr-256": 0.1, "gfpgan-v1.4": 1.3, "gfpgan-v1.3": 1.3,
+          "codeformer": 2.5}  # codeformer: per fidelity weight (bf16 fast path, 512 px)
 FACE_DEFAULT_S = 2.0
 DETECT_S = 0.1  # RetinaFace on one photo (runs on a copy at most 1600 px long)
 RESIZE_S_PER_MP = 0.05  # Pillow Lanczos/bicubic, per OUTPUT megapixel
