@@ -183,3 +183,14 @@ def test_output_limit_is_applied_and_noted(client, monkeypatch):
     with Image.open(gallery[0]["image"]) as img:
         assert img.size[0] * img.size[1] <= 300 * 300 and img.size[0] >= 290
     assert "output scale lowered from x4" in status and "RESTORERS_MAX_OUTPUT_PIXELS" in status
+
+
+def test_evaluate_reports_a_failed_model_once_in_the_note(client, tmp_path):
+    with Image.open(require_shared("faces", "ffhq-gt", "00000.png")) as img:
+        img.resize((64, 64)).save(tmp_path / "a.png")
+    table, chart, per_image, gallery, csv_path, note = client.predict(
+        [handle_file(str(tmp_path / "a.png"))], "downscale:4", 0, ["lanczos", "realesrgan-x4plus"], ["psnr"],
+        "aligned", api_name="/evaluate")
+    assert table["headers"] == ["metric", "degraded", "lanczos"]
+    assert "1 model(s) could not run" in note and "<details>" in note and note.count("RealESRGAN_x4plus.pth") >= 1
+    assert "**" not in note

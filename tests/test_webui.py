@@ -79,3 +79,17 @@ def test_measure_defaults_show_three_different_columns(hub_cache):
     assert result.columns == ["degraded", "bicubic", "lanczos"]
     assert len({round(summary["psnr"][c][0], 4) for c in result.columns}) == 3
     assert np.isfinite([summary["ssim"][c][0] for c in result.columns]).all()
+
+
+def test_a_failed_download_keeps_the_models_table(hub_cache):
+    from webui import models_tab
+
+    table, message = models_tab.download_now("realesrgan-x4plus")  # offline, not cached: fails
+    assert len(table) == len(models_tab.models_table()) > 5
+    assert "download failed" in message and "studio-error" in message and "RealESRGAN_x4plus.pth" in message
+
+
+def test_bad_weights_files_are_not_offered_as_runnable(monkeypatch):
+    monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "cached-bad")
+    assert common.model_choices("sr")[0][0].endswith("· weights file fails its check")
+    assert common.runnable("realesrgan-x4plus") == []

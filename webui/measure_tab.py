@@ -15,7 +15,8 @@ from restorers.metrics import METRICS
 
 from . import costs
 from .charts import score_chart
-from .common import USER_ERRORS, example, load_input, model_choices, request_dir, runnable, save_result_png
+from .common import (USER_ERRORS, example, load_input, model_choices, plain_message, request_dir, runnable,
+                     save_result_png, status_html)
 from .jobs import job, ui
 
 # The default shows a difference: a x4 downscale brought back by bicubic and by Lanczos, next to the
@@ -118,8 +119,6 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
                           keep_outputs=True, progress=lambda f, d: progress(f, desc=d))
     except USER_ERRORS as exc:
         raise gr.Error(str(exc)) from exc
-    for model, message in result.failures.items():
-        gr.Warning(f"{model}: {message}", duration=None)
     summary = result.summary()
     batch = len(truths) > 1
     table = pd.DataFrame(
@@ -137,9 +136,15 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     csv_path = folder / "scores.csv"
     csv_path.write_text(result.csv())
     gallery = [(save_result_png(folder, f"{Path(i).stem}-{c}", px), f"{i} · {c}") for (i, c), px in result.outputs.items()]
-    note = (f"{len(truths)} image(s), degradation `{result.degradation}`, seed {result.seed}. Outputs of another size "
-            f"are resized to the ground truth's with Lanczos before scoring; the degraded column is the degraded image "
-            f"itself (enlarged by nearest neighbour when smaller): the baseline every model should beat.")
+    # Failures are said once, here (not also as toasts): one short line, the long messages folded away.
+    failed = f"; {len(result.failures)} model(s) could not run" if result.failures else ""
+    note = status_html(
+        f"{len(truths)} image(s), degradation {result.degradation}, seed {result.seed}{failed}.",
+        [f"Could not run: {model}: {plain_message(message)}" for model, message in result.failures.items()] + [
+            "Outputs of another size are resized to the ground truth's with Lanczos before scoring; the degraded "
+            "column is the degraded image itself (enlarged by nearest neighbour when smaller): the baseline every "
+            "model should beat."],
+        "warn" if result.failures else "info")
     return table, chart, per_image, gallery, str(csv_path), note
 
 
@@ -165,7 +170,7 @@ def build_measure_tab() -> dict:
             run = gr.Button("Degrade, restore and measure", variant="primary", elem_id="measure-run")
         with gr.Column(scale=2, min_width=300):
             slider = gr.ImageSlider(label="Clean / degraded (first image)")
-            note = gr.Markdown(elem_id="measure-note")
+            note = gr.HTML(elem_id="measure-note")
             table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
             chart = gr.Image(label="Scores: one panel per metric, each axis zoomed to its values", type="numpy",
                              interactive=False, elem_id="measure-chart")

@@ -7,7 +7,7 @@ import restorers
 from restorers.hub import WEIGHTS_DIR_ENV, fetch
 from restorers.registry import specs
 
-from .common import weights_label
+from .common import status_html, weights_label
 
 HEADERS = ["model", "family", "weights", "hub file", "size (MB)", "licence", "paper"]
 
@@ -31,13 +31,14 @@ def download_now(name: str | None, progress: gr.Progress = gr.Progress()):
         raise gr.Error("Pick a model to download.")
     spec = restorers.get_spec(name)
     if spec.weights is None:
-        return models_table(), f"{spec.title} needs no weights."
+        return models_table(), status_html(f"{spec.title} needs no weights.")
     progress(0.1, desc=f"downloading {spec.weights.filename}")
     try:
         path = fetch(spec.weights)
     except restorers.WeightsError as exc:
-        raise gr.Error(str(exc), duration=None) from exc
-    return models_table(), f"{spec.title}: verified at `{path}`"
+        # Not a gr.Error: that would blank the table (an output of this event) under an "Error" badge.
+        return models_table(), status_html(f"{spec.title}: the download failed.", [str(exc)], "error")
+    return models_table(), status_html(f"{spec.title}: downloaded and verified.", [f"at {path}"])
 
 
 OFFLINE_HELP = f"""
@@ -55,6 +56,6 @@ def build_models_tab() -> None:
         choice = gr.Dropdown([(s.title, s.name) for s in specs() if s.weights], label="Model", scale=3)
         download = gr.Button("Download now", scale=1)
         refresh = gr.Button("Refresh", scale=1)
-    message = gr.Markdown()
+    message = gr.HTML(elem_id="models-message")
     download.click(download_now, choice, [table, message], api_visibility="private")
     refresh.click(models_table, None, table, api_visibility="private")
