@@ -93,3 +93,12 @@ def test_bad_weights_files_are_not_offered_as_runnable(monkeypatch):
     monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "cached-bad")
     assert common.model_choices("sr")[0][0].endswith("· weights file fails its check")
     assert common.runnable("realesrgan-x4plus") == []
+
+
+def test_interpolate_examples_say_when_their_weights_are_missing(hub_cache):
+    import app as app_module
+
+    demo = app_module.create_demo()
+    labels = [c["props"].get("label") or "" for c in demo.get_config_file()["components"] if c["type"] == "dataset"]
+    walk = [label for label in labels if "StyleGAN2-ADA FFHQ" in label]
+    assert walk and "missing here" in walk[0]

@@ -9,7 +9,7 @@ from restorers.media import write_gif, write_mp4
 from restorers.generate import latent_walk, load_generator, parse_seeds
 
 from . import costs
-from .common import USER_ERRORS, model_choices, request_dir, save_result_png
+from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png
 from .jobs import job
 
 INTERPOLATION_CHOICES = [("w cubic (smooth)", "w-cubic"), ("w linear", "w-linear"),
@@ -58,9 +58,10 @@ def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds
 def build_interpolate_tab(send_to_restore: gr.components.Component | None = None,
                           send_to_measure: gr.components.Component | None = None,
                           tabs: gr.Tabs | None = None) -> dict:
-    with gr.Row():
-        with gr.Column(scale=1):
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
             model = gr.Dropdown(model_choices("generator"), value="stylegan2-ada-ffhq", label="Generator")
+            examples_slot = gr.Column()
             custom = gr.File(label="...or your own StyleGAN2-ADA .pkl (loaded safely: no code in it runs)",
                              file_types=[".pkl"], elem_id="walk-pickle")
             seeds = gr.Textbox("1,2,3", label="Seeds (keyframes)", info="e.g. 1,2,3 or 10-14", elem_id="walk-seeds")
@@ -71,7 +72,7 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             fps = gr.Slider(1, 60, value=24, step=1, label="Frames per second")
             size = gr.Dropdown(SIZE_CHOICES, value=256, label="Output size")
             run = gr.Button("Render walk", variant="primary", elem_id="walk-run")
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True, height=360)
             gif = gr.Image(label="Walk (GIF)", type="filepath", elem_id="walk-gif")
             download = gr.File(label="Download GIF")
@@ -82,13 +83,19 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
                 to_measure = gr.Button("Send the faces to Degrade & Measure")
     run.click(run_interpolation, [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size],
               [video, gif, download, sheet, keyframes], api_name="interpolate")
-    gr.Examples(
-        [["1,2,3", 24, "w-cubic", 0.7, True], ["10-14", 12, "z-slerp", 0.5, True], ["42,7", 30, "w-linear", 1.0, False]],
-        inputs=[seeds, frames_between, interpolation, psi, loop],
-        label="Examples (need the StyleGAN2-ADA weights, downloaded on first use; click to run)",
-        fn=lambda sd, fb, it, p, lp: run_interpolation("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
-        outputs=[video, gif, download, sheet, keyframes], run_on_click=True, cache_examples=False,
-    )
+    # The examples use the FFHQ generator: say plainly when its weights are missing here.
+    ready = bool(runnable("stylegan2-ada-ffhq"))
+    with examples_slot:
+        gr.Examples(
+            [["1,2,3", 24, "w-cubic", 0.7, True], ["10-14", 12, "z-slerp", 0.5, True],
+             ["42,7", 30, "w-linear", 1.0, False]],
+            inputs=[seeds, frames_between, interpolation, psi, loop],
+            label=("Examples (StyleGAN2-ADA FFHQ; click to run)" if ready else
+                   "Examples (they need the StyleGAN2-ADA FFHQ weights, which are missing here: "
+                   "they will fail; upload your own .pkl instead)"),
+            fn=lambda sd, fb, it, p, lp: run_interpolation("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
+            outputs=[video, gif, download, sheet, keyframes], run_on_click=True, cache_examples=False,
+        )
 
     def first(files):
         if not files:

@@ -9,7 +9,7 @@ from restorers.media import write_gif, write_mp4
 from restorers.loop import MAX_RUNS, run_loop
 
 from . import costs
-from .common import USER_ERRORS, example, load_input, model_choices, request_dir
+from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable
 from .jobs import job
 
 TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
@@ -61,31 +61,37 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
 
 
 def build_loop_tab() -> dict:
-    with gr.Row():
-        with gr.Column(scale=1):
-            image = gr.File(label="Start image", file_types=["image"], elem_id="loop-input")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            image = ImageInput("Start image: upload, paste or webcam", height=240, elem_id="loop-input")
+            examples_slot = gr.Column()
             model = gr.Dropdown(model_choices("baseline", "sr", "face"), value="lanczos", label="Model",
                                 elem_id="loop-model")
             runs = gr.Slider(1, MAX_RUNS, value=10, step=1, label="Runs", elem_id="loop-runs")
             scale = gr.Number(1.1, label="Output scale per run", info="e.g. 1.1 as in the original study")
-            truth = gr.File(label="Ground truth (optional)", file_types=["image"])
+            truth = ImageInput("Ground truth (optional)", height=160, elem_id="loop-truth")
             fps = gr.Slider(1, 12, value=2, step=1, label="Frames per second")
             run = gr.Button("Run repeatedly", variant="primary", elem_id="loop-run")
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
             video = gr.Video(label="Timeline (MP4)", height=360)
             strip = gr.Image(label="Frame strip", type="numpy")
             chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR in the table)")
             table = gr.Dataframe(label="Per run", interactive=False)
             download = gr.File(label="Download GIF")
-    run.click(run_repeated, [image, model, runs, scale, truth, fps], [gif, video, strip, chart, table, download],
-              api_name="loop")
-    gr.Examples(
-        [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")],
-         [example("grace_hopper_face_blurred.png"), "gpen-bfr-256", 10, 1.0, example("grace_hopper_face.png")],
-         [example("astronaut_face_low.png"), "realesr-general-x4v3", 10, 1.1, None]],
-        inputs=[image, model, runs, scale, truth], label="Examples (click to run)",
-        fn=lambda *a: run_repeated(*a, 2.0), outputs=[gif, video, strip, chart, table, download],
-        run_on_click=True, cache_examples=False,
-    )
+    outputs = [gif, video, strip, chart, table, download]
+    # Clear the previous run first, so a failing run never leaves the old timeline under an error.
+    run.click(lambda: [None] * len(outputs), None, outputs, api_visibility="private", queue=False).then(
+        run_repeated, [image, model, runs, scale, truth, fps], outputs, api_name="loop")
+    rows = [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")]]
+    rows += [[example("grace_hopper_face_blurred.png"), m, 10, 1.0, example("grace_hopper_face.png")]
+             for m in runnable("gpen-bfr-256")]
+    rows += [[example("astronaut_face_low.png"), m, 10, 1.1, None] for m in runnable("realesr-general-x4v3")]
+    with examples_slot:
+        gr.Examples(
+            rows, inputs=[image, model, runs, scale, truth],
+            label="Examples (click to run; models without weights here are left out)",
+            fn=lambda *a: run_repeated(*a, 2.0), outputs=outputs, run_on_click=True, cache_examples=False,
+            visible_columns=[0, 1],
+        )
     return {"image": image}
