@@ -21,6 +21,7 @@ from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab
 from webui.restore_tab import build_restore_tab
+from webui.video_tab import build_video_tab
 from webui.mcp_support import mcp_launch_option
 from webui.serving import mcp_enabled, server_name
 
@@ -69,6 +70,8 @@ def create_demo() -> gr.Blocks:
                 measure = build_measure_tab()
             with gr.Tab("Repeated Run", id="loop"):
                 build_loop_tab()
+            with gr.Tab("Video", id="video"):
+                build_video_tab()
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(restore["image"], measure["files"], tabs)
             with gr.Tab("Models", id="models"):

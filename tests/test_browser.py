@@ -133,7 +133,7 @@ def test_interpolate_with_uploaded_pickle_and_send_face_to_restore(page):
 
 
 PHONE = {"width": 390, "height": 844}
-TABS = ["Restore", "Degrade & Measure", "Repeated Run", "Interpolate", "Models"]
+TABS = ["Restore", "Degrade & Measure", "Repeated Run", "Video", "Interpolate", "Models"]
 
 
 def page_width(page) -> int:
@@ -183,3 +183,18 @@ def test_failed_run_clears_old_results_and_says_why(page):
     assert "No model could run" in status and "RealESRGAN_x4plus.pth" in status and "**" not in status
     assert page.locator("#restore-gallery img").count() == 0
     assert page.locator("#restore-timings").get_by_text("Lanczos (baseline)").count() == 0
+
+
+def test_video_tab_restores_the_example_clip_into_a_playable_video(page):
+    clip = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "portraits_pan.mp4")
+    open_tab(page, "Video")
+    page.set_input_files("#video-input input[type=file]", clip)
+    page.locator("#video-model input").click()
+    page.get_by_role("option", name="Lanczos (baseline)", exact=False).first.click()
+    page.click("#video-run")
+    playable = """() => { const v = document.querySelector('#video-output video');
+                          return v !== null && v.readyState >= 1 && v.duration > 0; }"""
+    page.wait_for_function(playable, timeout=TIMEOUT)
+    duration = page.evaluate("document.querySelector('#video-output video').duration")
+    assert 2.5 < duration < 3.5  # the example is 3 s long
+    assert "36 frames" in page.inner_text("#video-status") and "sound copied" in page.inner_text("#video-status")
