@@ -20,7 +20,7 @@ from webui.serving import mcp_enabled
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "examples" / "astronaut_face_low.png"
-TOOLS = {"run_restore", "preview_degradation", "run_evaluation", "run_repeated", "run_interpolation"}
+TOOLS = {"restore", "degrade", "evaluate", "loop", "interpolate"}  # named after the API endpoints
 
 
 def test_mcp_setting():
@@ -91,14 +91,14 @@ def _data_uri(path: Path) -> str:
 def test_tools_are_listed_with_descriptions_and_file_inputs_as_urls(mcp_url):
     tools = {tool.name: tool for tool in asyncio.run(_session_call(mcp_url))}
     assert TOOLS <= set(tools)
-    assert not [name for name in tools if "preview" in name and name != "preview_degradation"]  # internal events hidden
-    restore = tools["run_restore"]
+    assert not [name for name in tools if "preview" in name or "check" in name]  # internal events are not tools
+    restore = tools["restore"]
     assert restore.description.startswith("Restore a photo")
     properties = restore.inputSchema["properties"]
     assert properties["image"]["type"] == "string" and "url" in properties["image"]["format"]
     assert "lanczos" in properties["models"]["items"]["enum"] and "side by side" in properties["models"]["description"]
     assert restore.inputSchema["required"] == ["image"]
-    assert tools["run_repeated"].inputSchema["required"] == ["image"]  # the ground truth is optional
+    assert tools["loop"].inputSchema["required"] == ["image"]  # the ground truth is optional
     # Every tool, including endpoints added later (video, DCGAN...): a handler docstring with an Args: line per input.
     for name, tool in tools.items():
         undocumented = [p for p, schema in tool.inputSchema["properties"].items() if not schema.get("description")]
@@ -108,7 +108,7 @@ def test_tools_are_listed_with_descriptions_and_file_inputs_as_urls(mcp_url):
 def test_restore_tool_returns_the_image(mcp_url):
     with Image.open(EXAMPLE) as img:
         width, height = img.size
-    result = asyncio.run(_session_call(mcp_url, "run_restore",
+    result = asyncio.run(_session_call(mcp_url, "restore",
                                        {"image": _data_uri(EXAMPLE), "models": ["lanczos"], "outscale": 2.0}))
     assert not result.isError, result.content
     pictures = [c for c in result.content if c.type == "image"]
@@ -121,6 +121,6 @@ def test_restore_tool_returns_the_image(mcp_url):
 
 
 def test_tool_errors_come_back_as_errors(mcp_url):
-    result = asyncio.run(_session_call(mcp_url, "run_restore", {"image": _data_uri(EXAMPLE), "models": []}))
+    result = asyncio.run(_session_call(mcp_url, "restore", {"image": _data_uri(EXAMPLE), "models": []}))
     assert result.isError
     assert "model" in result.content[0].text.lower()

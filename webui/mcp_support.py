@@ -19,21 +19,22 @@ def mcp_available() -> bool:
 
 
 def patch_gradio_mcp() -> None:
-    """Work around a Gradio 6.31 bug so multi-output tools return every output.
+    """Adapt Gradio 6.31's MCP server: every output of a multi-output tool, agent-friendly outputs (see
+    agent_outputs), and tools named after their API endpoints (restore, degrade, ...).
 
     When an MCP client sends no progress token (most do not), Gradio's queued tool path wraps the whole
     result tuple in one more list: an endpoint with several outputs came back as one text blob, and one with
     a gr.State output (Restore) failed with "pop index out of range". The streaming path that Gradio uses with
     a progress token returns the outputs as a list; this makes the other path do the same. Idempotent; a
-    Gradio without this method is left alone.
+    Gradio without these methods is left alone.
     """
     try:
         from gradio.mcp import GradioMCPServer
     except ImportError:
         return
-    if getattr(GradioMCPServer, "_restorers_outputs_fixed", False) or not hasattr(
-        GradioMCPServer, "_execute_tool_without_progress"
-    ):
+    needed = ("_execute_tool_without_progress", "postprocess_output_data", "get_tool_to_endpoint",
+              "valid_and_unique_tool_name", "get_block_fn_from_endpoint_name")
+    if getattr(GradioMCPServer, "_restorers_outputs_fixed", False) or not all(hasattr(GradioMCPServer, n) for n in needed):
         return
     from anyio.to_thread import run_sync
 
@@ -47,8 +48,19 @@ def patch_gradio_mcp() -> None:
     def postprocess_output_data(self, data, root_url):  # noqa: ANN001 - Gradio's signature
         return postprocess(self, agent_outputs(list(data)), root_url)
 
+    def get_tool_to_endpoint(self) -> dict[str, str]:
+        # Gradio 6.31 names a tool after the handler function ("run_restore", "preview_degradation") and ignores
+        # gr.tool(name=...); an agent is better served by the endpoint's name, the one the API docs use.
+        tools: dict[str, str] = {}
+        for endpoint in self.api_info["named_endpoints"]:
+            block_fn = self.get_block_fn_from_endpoint_name(endpoint)
+            if block_fn is not None and block_fn.fn is not None:
+                tools[self.valid_and_unique_tool_name(self.tool_prefix + endpoint.lstrip("/"), set(tools))] = endpoint
+        return tools
+
     GradioMCPServer._execute_tool_without_progress = _execute_tool_without_progress
     GradioMCPServer.postprocess_output_data = postprocess_output_data
+    GradioMCPServer.get_tool_to_endpoint = get_tool_to_endpoint
     GradioMCPServer._restorers_outputs_fixed = True
 
 
