@@ -30,3 +30,14 @@ def test_app_result_files_are_written_fast(tmp_path):
     path = save_result_png(tmp_path, "result", rgb)
     reference = images.save_png(tmp_path / "level1.png", rgb, compress_level=1)
     assert open(path, "rb").read() == reference.read_bytes()
+
+
+def test_models_at_one_scale_share_one_comparison_image(tmp_path):
+    from webui.restore_tab import run_restore
+
+    photo = tmp_path / "face.png"
+    images.save_png(photo, _photo_like(64))
+    out = run_restore(str(photo), ["bicubic", "lanczos"], 2.0)
+    compare = out[-1]
+    assert compare["bicubic"][0] == compare["lanczos"][0]  # the enlarged input, written once
+    assert compare["bicubic"][1] != compare["lanczos"][1]

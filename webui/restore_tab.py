@@ -53,6 +53,7 @@ def run_restore(
     folder = request_dir("restore")
     gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
     compare: dict[str, tuple[str, str]] = {}
+    befores: dict[tuple[int, int], str] = {}
     titles: dict[str, str] = {}
     for index, name in enumerate(models):
         progress(index / len(models), desc=f"{name} ({index + 1}/{len(models)})")
@@ -74,8 +75,11 @@ def run_restore(
         files.append(path)
         # The slider needs two images of one size: the input enlarged by nearest neighbour (its pixels as
         # they are, just bigger), so whatever the model added, smoothing included, is visible.
-        before = images.resize(loaded.rgb, result.size, "nearest")
-        compare[name] = (save_result_png(folder, f"{name}-before", before), path)
+        # One such image per output size, not per model: models at the same scale share it (one PNG write each saved).
+        if result.size not in befores:
+            before = images.resize(loaded.rgb, result.size, "nearest")
+            befores[result.size] = save_result_png(folder, f"input-{width}x{height}", before)
+        compare[name] = (befores[result.size], path)
         titles[name] = restorer.spec.title
         rows.append([restorer.spec.title, f"{width}x{height}", round(result.seconds, 3), len(result.faces) or ""])
         if restorer.spec.family == "face":
