@@ -111,7 +111,10 @@ def load_image(source: str | Path | bytes | BinaryIO | Image.Image | np.ndarray,
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        # Pillow's message here is "cannot identify image file <_io.BytesIO object at 0x...>": say it in words.
+        raise ImageError(f"{name}: not a readable image (not an image format we can decode)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: not a readable image ({exc})") from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{name}: {exc}") from exc

@@ -85,7 +85,10 @@ def test_non_image_upload_shows_error_in_page(page, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("this is not an image")
     page.set_input_files("#restore-input input[type=file]", str(text))
-    page.get_by_text("not a readable image", exact=False).first.wait_for(timeout=TIMEOUT)
+    message = page.get_by_text("not a readable image", exact=False).first
+    message.wait_for(timeout=TIMEOUT)
+    shown = message.inner_text()
+    assert "notes.png" in shown and "/tmp" not in shown and str(tmp_path) not in shown and "object at 0x" not in shown
 
 
 def test_degrade_and_measure_two_images(page, tmp_path):

@@ -107,3 +107,9 @@ def test_saved_png_keeps_alpha_and_grayscale(tmp_path):
     path = images.save_png(tmp_path / "x.png", rgb, alpha, grayscale=True)
     with Image.open(path) as img:
         assert img.mode == "LA" and img.size == (4, 4)
+
+
+def test_unreadable_bytes_are_reported_without_a_repr():
+    with pytest.raises(images.ImageError) as info:
+        images.load_image(b"this is not an image")
+    assert "object at 0x" not in str(info.value) and "not a readable image" in str(info.value)

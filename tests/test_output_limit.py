@@ -42,3 +42,4 @@ def test_cli_prints_the_note(monkeypatch, tmp_path, capsys):
     assert "output scale lowered from x4 to x1.562" in capsys.readouterr().err
     with Image.open(tmp_path / "out" / "in_lanczos.png") as out:
         assert out.size == (100, 100)
+
