@@ -62,6 +62,32 @@ def _weights_owner(exc: WeightsError, fallback: str) -> str:
     return f"{owners[0]} (needed by {fallback})"
 
 
+def _fidelities(values: list[float] | None) -> list[float] | None:
+    """--fidelity values checked (None after printing the error); the default is 0.5."""
+    from .restorer import DEFAULT_FIDELITY, check_fidelity
+
+    try:
+        return [check_fidelity(w) for w in (values or [DEFAULT_FIDELITY])]
+    except ValueError as exc:
+        print(f"error: --fidelity: {exc}", file=sys.stderr)
+        return None
+
+
+def _save_restored(args: argparse.Namespace, path: Path, out_dir: Path, stem: str, result) -> None:
+    """Write one restored image (and its face crops with --save-faces) and report it."""
+    images.save_png(out_dir / f"{stem}.png", result.image, result.alpha, result.grayscale)
+    if args.save_faces:
+        for i, (before, after) in enumerate(zip(result.crops_before, result.crops_after)):
+            images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_before.png", before)
+            images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_after.png", after)
+    for warning in result.warnings:
+        print(f"warning: {path}: {warning}", file=sys.stderr)
+    _done(f"{path} -> {out_dir / (stem + '.png')} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
+    if args.save_faces and result.crops_after:
+        _done(f"{path} -> {out_dir / 'faces'}/{stem}_face*_before.png, _after.png "
+              f"({len(result.crops_after)} face(s))")
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .restorer import make_restorer
 
@@ -71,6 +97,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if args.bg_upsampler not in sr:
             print(f"error: --bg-upsampler '{args.bg_upsampler}' is not one of: none, {', '.join(sr)}", file=sys.stderr)
             return 2
+    fidelities = _fidelities(args.fidelity)
+    if fidelities is None:
+        return 2
     out_dir = Path(args.out)
     inputs = iter_inputs(args.inputs)
     if not inputs:
@@ -86,19 +115,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
                     only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
                     seed=args.seed,
                 )
-            result = restorer.restore(path, **options)
-            stem = f"{path.stem}_{restorer.name}"
-            images.save_png(out_dir / f"{stem}.png", result.image, result.alpha, result.grayscale)
-            if args.save_faces:
-                for i, (before, after) in enumerate(zip(result.crops_before, result.crops_after)):
-                    images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_before.png", before)
-                    images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_after.png", after)
-            for warning in result.warnings:
-                print(f"warning: {path}: {warning}", file=sys.stderr)
-            _done(f"{path} -> {out_dir / (stem + '.png')} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
-            if args.save_faces and result.crops_after:
-                _done(f"{path} -> {out_dir / 'faces'}/{stem}_face*_before.png, _after.png "
-                      f"({len(result.crops_after)} face(s))")
+            # Several fidelity weights (CodeFormer): one output file per w, each face encoded once.
+            sweep = restorer.spec.fidelity and len(fidelities) > 1
+            results = restorer.restore_sweep(path, fidelities, **options) if sweep else \
+                [restorer.restore(path, **options, fidelity=fidelities[0])]
+            for w, result in zip(fidelities, results):
+                stem = f"{path.stem}_{restorer.name}" + (f"_w{w:g}" if sweep else "")
+                _save_restored(args, path, out_dir, stem, result)
         except WeightsError as exc:
             # Missing weights fail every input the same way: the full message once, then one line per input.
             # The file may belong to the detector or the background upsampler rather than to --model.
@@ -170,6 +193,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
+    fidelities = _fidelities(args.fidelity)
+    if fidelities is None:
+        return 2
     truths = _load_folder([args.gt])
     if not truths:
         print("error: no readable ground-truth images", file=sys.stderr)
@@ -181,7 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         bar = tqdm(total=100, desc="evaluate", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}")
     result = evaluate(
         truths, args.degrade, args.models, seed=args.seed, metrics=args.metrics, face_mode=args.mode,
-        device=args.device, precision=args.precision,
+        device=args.device, precision=args.precision, fidelities=fidelities,
         progress=(lambda f, _: bar.update(round(f * 100) - bar.n)) if bar else None,
     )
     if bar:
@@ -343,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--threshold", type=float, default=0.9, help="face detection score threshold")
     restore.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
     restore.add_argument("--seed", type=int, default=None, help="GFPGAN: random decoder noise with this seed")
+    restore.add_argument("--fidelity", "-w", type=float, nargs="+", metavar="W",
+                         help="CodeFormer's fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; "
+                              "default 0.5); several values write one file per w (NAME_codeformer_w0.5.png)")
     restore.add_argument("--save-faces", action="store_true", help="also save each face crop before and after")
     restore.add_argument("--verbose", "-v", action="store_true", help="(kept for compatibility: every output is printed)")
     _add_runtime_options(restore)
@@ -370,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim"])
     evaluate.add_argument("--mode", choices=FACE_MODES, default="aligned", help="face models' input mode")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--fidelity", "-w", type=float, nargs="+", metavar="W",
+                          help="CodeFormer's fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; "
+                               "default 0.5); several values give one column per w")
     evaluate.add_argument("--csv", help="write per-image scores to this CSV file")
     _add_runtime_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)

@@ -20,7 +20,7 @@ from . import cancel
 from . import images
 from .degrade import parse_degradation
 from .metrics import METRICS, match_size, score_all
-from .restorer import make_restorer
+from .restorer import DEFAULT_FIDELITY, check_fidelity, fidelity_label, make_restorer
 
 BASELINE = "degraded"
 DEFAULT_METRICS = ("ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim")
@@ -102,11 +102,14 @@ def evaluate(
     precision: str | None = None,
     keep_outputs: bool = False,
     progress: Progress | None = None,
+    fidelities: Sequence[float] | None = None,
 ) -> Evaluation:
     """Score ``models`` on ``ground_truths`` degraded by ``degradation`` (e.g. 'stackblur:8').
 
     Each model restores to the ground truth's scale (outscale = gt width / degraded width). A model that
     cannot run (missing weights, ...) is recorded in ``failures`` and the others still run.
+    ``fidelities``: CodeFormer's weights w; several give one column each, e.g. 'codeformer (w=0.5)'
+    (each face encoded once for all of them); None means the default 0.5.
     """
     spec = parse_degradation(degradation)
     unknown = [m for m in metrics if m not in METRICS]
@@ -115,7 +118,14 @@ def evaluate(
     if not ground_truths:
         raise ValueError("no ground-truth images to evaluate")
     restorers = {name: make_restorer(name, device, precision) for name in models}
-    result = Evaluation(str(spec), seed, list(metrics), [BASELINE, *models])
+    ws = [check_fidelity(w) for w in (fidelities or [DEFAULT_FIDELITY])]
+
+    def columns_of(model: str) -> list[str]:
+        if restorers[model].spec.fidelity and len(ws) > 1:
+            return [fidelity_label(model, w) for w in ws]
+        return [model]
+
+    result = Evaluation(str(spec), seed, list(metrics), [BASELINE, *[c for m in models for c in columns_of(m)]])
     steps = len(ground_truths) * (1 + len(models))
     done = 0
     for name, gt in ground_truths:
@@ -135,12 +145,17 @@ def evaluate(
             if restorer.spec.family == "face":
                 options["mode"] = face_mode
             try:
-                restored = restorer.restore(degraded, **options)
+                if len(columns_of(model)) > 1:
+                    outputs = restorer.restore_sweep(degraded, ws, **options)
+                else:
+                    outputs = [restorer.restore(degraded, **options, fidelity=ws[0])]
             except (RuntimeError, ValueError) as exc:
                 result.failures[model] = str(exc)
                 continue
-            _add(result, name, model, gt, restored.image, restored.seconds, keep_outputs)
-    result.columns = [c for c in result.columns if c not in result.failures]
+            for column, restored in zip(columns_of(model), outputs):
+                _add(result, name, column, gt, restored.image, restored.seconds, keep_outputs)
+    failed = {c for m in result.failures if m in restorers for c in columns_of(m)} | set(result.failures)
+    result.columns = [c for c in result.columns if c not in failed]
     if progress:
         progress(1.0, "done")
     return result
