@@ -17,6 +17,7 @@ from . import costs
 from .charts import score_chart
 from .common import (USER_ERRORS, example, load_input, model_choices, plain_message, request_dir, runnable,
                      save_result_png, status_html)
+from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
 
 # The default shows a difference: a x4 downscale brought back by bicubic and by Lanczos, next to the
@@ -99,7 +100,8 @@ def preview_degradation(files: list[str] | None, spec: str, seed: float):
 
 @job(costs.evaluate)
 def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list[str] | None,
-                   metrics: list[str] | None, face_mode: str = "aligned", progress: gr.Progress = gr.Progress()):
+                   metrics: list[str] | None, face_mode: str = "aligned", fidelity: str | float = "0.5",
+                   progress: gr.Progress = gr.Progress()):
     """Degrade clean ground-truth images, restore them with each model and score every output against the original.
 
     Args:
@@ -109,14 +111,16 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
         models: model names to compare, e.g. ["bicubic", "lanczos", "gpen-bfr-256"].
         metrics: scores to compute: any of 'ssim', 'psnr', 'uqi', 'uqi_sewar', 'ms_ssim', 'vifp'.
         face_mode: how face models take each image: 'aligned' (a face crop) or 'whole' (detect and paste back).
+        fidelity: CodeFormer only: its fidelity weight w in [0, 1] (default 0.5), or several separated by commas (e.g. '0, 0.5, 1'): one scored column per w, e.g. 'codeformer (w=0.5)'.
     Returns:
         a table of mean scores per model (the degraded input as baseline), chart data, per-image scores, the restored images, a CSV file, a note.
     """
     truths = _read_uploads(files)
     metrics = metrics or list(DEFAULT_METRICS)
+    weights = parse_fidelities(fidelity)
     try:
         result = evaluate(truths, spec, models or [], seed=int(seed), metrics=metrics, face_mode=face_mode,
-                          keep_outputs=True, progress=lambda f, d: progress(f, desc=d))
+                          keep_outputs=True, progress=lambda f, d: progress(f, desc=d), fidelities=weights)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc)) from exc
     summary = result.summary()
@@ -167,6 +171,7 @@ def build_measure_tab() -> dict:
                                        value=list(DEFAULT_METRICS), label="Metrics")
             face_mode = gr.Radio([("Aligned face", "aligned"), ("Whole photo", "whole")], value="aligned",
                                  label="Face models' input mode")
+            fidelity = fidelity_box("measure-fidelity")
             run = gr.Button("Degrade, restore and measure", variant="primary", elem_id="measure-run")
         with gr.Column(scale=2, min_width=300):
             slider = gr.ImageSlider(label="Clean / degraded (first image)")
@@ -184,7 +189,8 @@ def build_measure_tab() -> dict:
     preview.click(preview_degradation, [files, spec, seed], slider, api_name="degrade")
     # Clear the previous results first, so a failing run never leaves the old numbers under an error.
     run.click(lambda: [None, None, None, [], None, ""], None, outputs, api_visibility="private", queue=False).then(
-        run_evaluation, [files, spec, seed, models, metrics, face_mode], outputs, api_name="evaluate")
+        run_evaluation, [files, spec, seed, models, metrics, face_mode, fidelity], outputs, api_name="evaluate")
+    models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
     learned = runnable("realesr-general-x4v3", "gpen-bfr-256")
     with examples_slot:
         gr.Examples(

@@ -9,6 +9,7 @@ from restorers import images
 from . import costs
 from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
                      runnable, save_result_png, status_html)
+from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
 
 # Preselected when they can run here; the learned one is skipped when its weights are missing, so the
@@ -30,6 +31,7 @@ def run_restore(
     min_face: int = 0,
     threshold: float = 0.9,
     blend: float = 1.0,
+    fidelity: str | float = "0.5",
     progress: gr.Progress = gr.Progress(),
 ):
     """Restore a photo (a face crop or a whole photo with faces) with one or more models side by side, timed.
@@ -44,12 +46,14 @@ def run_restore(
         min_face: face models: ignore faces smaller than this many pixels (0 keeps all).
         threshold: face models: face detection score threshold (0.5 to 0.99).
         blend: face models: 1 = fully restored face, 0 = the original face.
+        fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), or several separated by commas (e.g. '0, 0.5, 1') for a sweep with one result per w.
     Returns:
         one restored image per model (captioned with its size and seconds), the input enlarged for comparison, a timings table, face crops before and after, a status line, the PNG files.
     """
     loaded = load_input(image)
     if not models:
         raise gr.Error("Tick at least one model.")
+    weights = parse_fidelities(fidelity)
     folder = request_dir("restore")
     gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
     compare: dict[str, tuple[str, str]] = {}
@@ -63,33 +67,40 @@ def run_restore(
             if restorer.spec.family == "face":
                 options.update(mode=mode, background=background, only_center_face=only_center_face,
                                min_face=int(min_face), threshold=threshold, blend=blend)
-            result = restorer.restore(loaded, **options)
+            if restorer.spec.fidelity and len(weights) > 1:  # a sweep: one column per w, encoded once
+                results = restorer.restore_sweep(loaded, weights, **options)
+            else:
+                results = [restorer.restore(loaded, **options, fidelity=weights[0])]
         except USER_ERRORS + (RuntimeError,) as exc:
             failures.append(f"{restorers.get_spec(name).title if name in restorers.available_models() else name}: "
                             f"{plain_message(str(exc), image)}")
             continue
-        path = save_result_png(folder, f"{name}", result.image, result.alpha, result.grayscale)
-        width, height = result.size
-        caption = f"{restorer.spec.title} · {width}x{height} · {result.seconds:.2f} s"
-        gallery.append((path, caption))
-        files.append(path)
-        # The slider needs two images of one size: the input enlarged by nearest neighbour (its pixels as
-        # they are, just bigger), so whatever the model added, smoothing included, is visible.
-        # One such image per output size, not per model: models at the same scale share it (one PNG write each saved).
-        if result.size not in befores:
-            before = images.resize(loaded.rgb, result.size, "nearest")
-            befores[result.size] = save_result_png(folder, f"input-{width}x{height}", before)
-        compare[name] = (befores[result.size], path)
-        titles[name] = restorer.spec.title
-        rows.append([restorer.spec.title, f"{width}x{height}", round(result.seconds, 3), len(result.faces) or ""])
-        if restorer.spec.family == "face":
-            notes.append(f"{restorer.spec.title}: {len(result.faces)} face(s) found" if mode == "whole"
-                         else f"{restorer.spec.title}: aligned face")
-            for i, (crop_in, crop_out) in enumerate(zip(result.crops_before, result.crops_after)):
-                faces.append((save_result_png(folder, f"{name}-face{i}-before", crop_in), f"{name} face {i + 1}: before"))
-                faces.append((save_result_png(folder, f"{name}-face{i}-after", crop_out), f"{name} face {i + 1}: after"))
-        # Shown once, in the status under the results (not also as a toast).
-        notes.extend(f"{restorer.spec.title}: {warning}" for warning in result.warnings)
+        for result in results:
+            # result.model is e.g. 'codeformer (w=0.5)' in a sweep; the title follows it.
+            key, title = result.model, restorer.spec.title + result.model[len(name):]
+            stem = key.replace(" (w=", "-w").rstrip(")")  # 'codeformer-w0.5'
+            path = save_result_png(folder, stem, result.image, result.alpha, result.grayscale)
+            width, height = result.size
+            caption = f"{title} · {width}x{height} · {result.seconds:.2f} s"
+            gallery.append((path, caption))
+            files.append(path)
+            # The slider needs two images of one size: the input enlarged by nearest neighbour (its pixels as
+            # they are, just bigger), so whatever the model added, smoothing included, is visible.
+            # One such image per output size, not per model: models at the same scale share it (one PNG write each saved).
+            if result.size not in befores:
+                before = images.resize(loaded.rgb, result.size, "nearest")
+                befores[result.size] = save_result_png(folder, f"input-{width}x{height}", before)
+            compare[key] = (befores[result.size], path)
+            titles[key] = title
+            rows.append([title, f"{width}x{height}", round(result.seconds, 3), len(result.faces) or ""])
+            if restorer.spec.family == "face":
+                notes.append(f"{title}: {len(result.faces)} face(s) found" if mode == "whole"
+                             else f"{title}: aligned face")
+                for i, (crop_in, crop_out) in enumerate(zip(result.crops_before, result.crops_after)):
+                    faces.append((save_result_png(folder, f"{stem}-face{i}-before", crop_in), f"{key} face {i + 1}: before"))
+                    faces.append((save_result_png(folder, f"{stem}-face{i}-after", crop_out), f"{key} face {i + 1}: after"))
+            # Shown once, in the status under the results (not also as a toast).
+            notes.extend(f"{title}: {warning}" for warning in result.warnings)
     progress(1.0, desc="done")
     if not gallery:
         raise gr.Error("No model could run. " + " ".join(failures), duration=None)
@@ -100,7 +111,7 @@ def run_restore(
         gr.update(choices=[(titles[n], n) for n in compare], value=first),
         rows,
         faces,
-        restore_status(len(models), len(gallery), notes, failures),
+        restore_status(len(models), len(models) - len(failures), notes, failures),
         files,
         compare,
     )
@@ -174,6 +185,7 @@ def build_restore_tab() -> dict:
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
                 threshold = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
+            fidelity = fidelity_box("restore-fidelity")
             run = gr.Button("Restore", variant="primary", elem_id="restore-run")
             api_run = gr.Button(visible=False)  # the /restore API endpoint (raises instead of writing the status)
         with gr.Column(scale=2, min_width=300):
@@ -188,9 +200,10 @@ def build_restore_tab() -> dict:
             faces = gr.Gallery(label="Faces: before / after", columns=4, height="auto", object_fit="contain")
             files = gr.File(label="Download PNGs", file_count="multiple")
     compare_state = gr.State({})
-    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend]
+    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend, fidelity]
     outputs = [gallery, slider, compare_with, timings, faces, status, files, compare_state]
     image.upload(check_upload, image, None, api_visibility="private")
+    models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
     run.click(run_restore_in_page, inputs, outputs, api_visibility="private")
     api_run.click(run_restore, inputs, outputs, api_name="restore")
     compare_with.change(pick_comparison, [compare_with, compare_state], slider, api_visibility="private")
