@@ -7,6 +7,7 @@ missing fixture can never turn into a silently green run.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(SHARED / "weights" / "hf-cache")
 os.environ.pop("RESTORERS_WEIGHTS_DIR", None)
+# Gradio's upload cache is content-addressed and shared by every process using the same folder: an app
+# shutting down in another test run deletes the files it cached, which are the same paths as ours.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="restorers-tests-gradio-")
 
 
 def require_shared(*parts: str) -> Path:
