@@ -13,6 +13,7 @@ import gradio as gr
 
 import restorers
 from restorers.hub import set_default_download_progress
+from restorers.limits import max_upload_bytes
 from restorers.runtime import describe, pick_device, resolve_precision
 from webui import jobs, zerogpu
 from webui.common import report_download, sweep_outputs, tmp_max_age_s
@@ -53,6 +54,8 @@ def launch_options() -> dict:
         "theme": gr.themes.Default(primary_hue="indigo", secondary_hue="violet"),
         "css_paths": [STYLE],
         "favicon_path": LOGO,
+        # Refused by the server before the upload is written anywhere (restorers/limits.py).
+        "max_file_size": max_upload_bytes(),
     }
 
 

@@ -15,6 +15,9 @@ from .registry import FACE_MODES, get_spec, specs
 
 # Only light modules above (numpy and Pillow through images): torch, scipy and the rest are imported by
 # the command that needs them, so `--help`, `models` and argument errors answer at once.
+from .uploads import unique_stems
+from .limits import MAX_FPS, MIN_FPS
+from .validate import check_int, check_number
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -105,22 +108,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no input images found", file=sys.stderr)
         return 2
+    options = dict(outscale=args.scale)
+    if restorer.spec.family == "face":
+        options.update(
+            mode=args.mode, blend=args.blend, background=args.bg_upsampler,
+            only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
+            seed=args.seed,
+        )
+    options = restorer.check_options(**options)  # one message for a bad option, not one per input
+    # Inputs that share a stem (a.jpg, a.png, x/a.png) get distinct outputs: a, a-2, a-3.
     failures = 0
-    for path in _progress(inputs, restorer.name):
+    for path, unique in _progress(list(zip(inputs, unique_stems(p.name for p in inputs))), restorer.name):
         try:
-            options = dict(outscale=args.scale)
-            if restorer.spec.family == "face":
-                options.update(
-                    mode=args.mode, blend=args.blend, background=args.bg_upsampler,
-                    only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
-                    seed=args.seed,
-                )
             # Several fidelity weights (CodeFormer): one output file per w, each face encoded once.
             sweep = restorer.spec.fidelity and len(fidelities) > 1
             results = restorer.restore_sweep(path, fidelities, **options) if sweep else \
                 [restorer.restore(path, **options, fidelity=fidelities[0])]
             for w, result in zip(fidelities, results):
-                stem = f"{path.stem}_{restorer.name}" + (f"_w{w:g}" if sweep else "")
+                stem = f"{unique}_{restorer.name}" + (f"_w{w:g}" if sweep else "")
                 _save_restored(args, path, out_dir, stem, result)
         except WeightsError as exc:
             # Missing weights fail every input the same way: the full message once, then one line per input.
@@ -179,15 +184,27 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     from .degrade import parse_degradation
 
     spec = parse_degradation(args.degradation)
+    check_int("seed", args.seed, 0, 2**63 - 1)
+    inputs = iter_inputs(args.inputs)
+    tag = _short(str(spec).replace(":", "").replace("+", "_"), 60)
     failures = 0
-    for path in _progress(iter_inputs(args.inputs), str(spec)):
+    for path, stem in _progress(list(zip(inputs, unique_stems(p.name for p in inputs))), str(spec)):
         try:
             out = spec.apply(images.load_image(path).rgb, args.seed)
-            images.save_png(Path(args.out) / f"{path.stem}_{str(spec).replace(':', '').replace('+', '_')}.png", out)
-        except (images.ImageError, ValueError) as exc:
+            images.save_png(Path(args.out) / f"{_short(stem, 120)}_{tag}.png", out)
+        except (images.ImageError, ValueError, OSError) as exc:  # one bad file never loses the rest
             _fail(path, exc)
             failures += 1
     return 1 if failures else 0
+
+
+def _short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a short hash, so file names stay under the OS limit."""
+    if len(text) <= limit:
+        return text
+    import hashlib
+
+    return f"{text[: limit - 9]}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -217,9 +234,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.csv:
         Path(args.csv).write_text(result.csv())
         print(f"\nper-image scores: {args.csv}")
+    for note in result.skipped:
+        print(f"warning: {note}", file=sys.stderr)
     for model, message in result.failures.items():
         _fail(model, message)
-    return 1 if result.failures else 0
+    return 1 if result.failures or result.skipped else 0
 
 
 def cmd_loop(args: argparse.Namespace) -> int:
@@ -227,6 +246,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from .media import write_gif, write_mp4
     from .loop import run_loop
 
+    check_number("fps", args.fps, MIN_FPS, MAX_FPS)
     image = images.load_image(args.image).rgb
     truth = images.load_image(args.gt).rgb if args.gt else None
     result = run_loop(args.model, image, args.runs, args.scale, ground_truth=truth, device=args.device,
@@ -252,11 +272,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         print(f"error: {args.space} space offers: {', '.join(k for k in INTERPOLATIONS if k.startswith(args.space))}",
               file=sys.stderr)
         return 2
+    seeds = parse_seeds(args.seeds)  # cheap checks first: a bad value is reported before the generator loads
+    check_number("fps", args.fps, MIN_FPS, MAX_FPS)
     generator = load_generator(args.pickle or args.model, args.device)
     from tqdm import tqdm
 
     with tqdm(total=100, desc="frames", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        walk = latent_walk(generator, parse_seeds(args.seeds), args.frames, interpolation, args.psi, args.loop,
+        walk = latent_walk(generator, seeds, args.frames, interpolation, args.psi, args.loop,
                            args.size, args.precision, progress=lambda f, _: bar.update(round(f * 100) - bar.n))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -447,8 +469,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, WeightsError, images.ImageError) as exc:  # bad names, specs, weights, files
-        print(f"error: {exc}", file=sys.stderr)
+    except (KeyError, ValueError, WeightsError, images.ImageError, OSError) as exc:  # names, values, weights, files
+        message = " ".join(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).split())
+        print(f"error: {message[:500]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -457,3 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 0
+    except MemoryError:
+        print("error: not enough memory for this request (try a smaller image or fewer models)", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
+        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(please report it with the command line)", file=sys.stderr)
+        return 3

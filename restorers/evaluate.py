@@ -20,7 +20,9 @@ from . import cancel
 from . import images
 from .degrade import parse_degradation
 from .metrics import METRICS, match_size, score_all
-from .restorer import DEFAULT_FIDELITY, check_fidelity, fidelity_label, make_restorer
+from .restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, fidelity_label, make_restorer
+from .uploads import unique_names
+from .validate import ParameterError, check_choice, check_int
 
 BASELINE = "degraded"
 DEFAULT_METRICS = ("ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim")
@@ -45,6 +47,7 @@ class Evaluation:
     rows: list[ImageScores] = field(default_factory=list)
     outputs: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (image, column) -> pixels
     failures: dict[str, str] = field(default_factory=dict)  # model -> error message
+    skipped: list[str] = field(default_factory=list)  # one note per ground truth that could not be used
 
     def values(self, column: str, metric: str) -> list[float]:
         return [r.scores[metric] for r in self.rows if r.column == column]
@@ -112,6 +115,14 @@ def evaluate(
     (each face encoded once for all of them); None means the default 0.5.
     """
     spec = parse_degradation(degradation)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    face_mode = check_choice("face mode", face_mode, FACE_MODES)
+    if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+        raise ParameterError("models must be a list of model names")
+    if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
+        raise ParameterError("metrics must be a list of metric names")
+    # Two uploads called a.png must not share a row or an output: the second becomes a-2.png.
+    ground_truths = list(zip(unique_names(n for n, _ in ground_truths), (gt for _, gt in ground_truths)))
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
@@ -129,7 +140,12 @@ def evaluate(
     steps = len(ground_truths) * (1 + len(models))
     done = 0
     for name, gt in ground_truths:
-        degraded = spec.apply(gt, seed)
+        try:
+            degraded = spec.apply(gt, seed)
+        except ValueError as exc:  # e.g. too small for the degradation: skip it, keep the others
+            result.skipped.append(f"{name}: {exc}; skipped")
+            done += 1 + len(restorers)
+            continue
         # The baseline is the degraded image as received: a smaller one is enlarged by nearest neighbour
         # (pixels repeated, nothing restored); with Lanczos it would equal the Lanczos column exactly.
         _add(result, name, BASELINE, gt, degraded, 0.0, keep_outputs, enlarge="nearest")

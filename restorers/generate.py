@@ -16,6 +16,7 @@ from .animate import path_length, render_latent_walk
 from .networks import get_network, prepare
 from .registry import ModelSpec, get_spec
 from .runtime import pick_device, resolve_precision
+from .validate import check_flag, check_int, check_number, check_optional_int
 
 # "space-method" names offered to users, as (latent space, interpolation method).
 INTERPOLATIONS: dict[str, tuple[str, str]] = {
@@ -29,26 +30,40 @@ MAX_SEEDS = 32
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'1,2,3' or '1-4' or '7, 10-12' -> seeds (non-negative ints below 2**32)."""
-    seeds: list[int] = []
-    for part in str(text).replace(" ", "").split(","):
+    """'1,2,3' or '1-4' or '7, 10-12' -> seeds (non-negative ints below 2**32).
+
+    Ranges are counted before they are expanded, so '1-100000000' is refused in microseconds rather
+    than built into a list of a hundred million ints first.
+    """
+    if not isinstance(text, (str, int)) or isinstance(text, bool):
+        raise ValueError(f"seeds must be text like '1,2,3' or '1-4', got a {type(text).__name__}")
+    text = str(text)
+    if len(text) > 64 * MAX_SEEDS:
+        raise ValueError(f"the seeds text is {len(text)} characters long; give at most {MAX_SEEDS} seeds")
+    ranges: list[tuple[int, int]] = []
+    count = 0
+    for part in text.replace(" ", "").split(","):
         if not part:
             continue
         try:
             if "-" in part[1:]:
-                low, high = part.split("-", 1)
-                seeds.extend(range(int(low), int(high) + 1))
+                dash = part.index("-", 1)
+                low, high = int(part[:dash]), int(part[dash + 1 :])
             else:
-                seeds.append(int(part))
+                low = high = int(part)
         except ValueError:
-            raise ValueError(f"seeds must be integers like '1,2,3' or '1-4', got {part!r}") from None
-    if not seeds:
+            raise ValueError(f"seeds must be integers like '1,2,3' or '1-4', got {part[:40]!r}") from None
+        if not (0 <= low < 2**32 and 0 <= high < 2**32):
+            raise ValueError("seeds must be between 0 and 4294967295")
+        if high < low:
+            raise ValueError(f"the seed range {low}-{high} is empty; write it low-high, e.g. '{high}-{low}'")
+        count += high - low + 1
+        if count > MAX_SEEDS:
+            raise ValueError(f"at most {MAX_SEEDS} seeds, got {count} or more")
+        ranges.append((low, high))
+    if not ranges:
         raise ValueError("give at least one seed, e.g. '1,2,3'")
-    if len(seeds) > MAX_SEEDS:
-        raise ValueError(f"at most {MAX_SEEDS} seeds, got {len(seeds)}")
-    if any(not 0 <= s < 2**32 for s in seeds):
-        raise ValueError("seeds must be between 0 and 4294967295")
-    return seeds
+    return [seed for low, high in ranges for seed in range(low, high + 1)]
 
 
 @functools.lru_cache(maxsize=2)
@@ -96,10 +111,10 @@ def latent_walk(
     """Seeds (keyframes) -> a walk through latent space, one uint8 frame each (see animate.render_latent_walk)."""
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got '{interpolation}'")
-    if not 0 <= frames_between <= 240:
-        raise ValueError(f"frames between keyframes must be between 0 and 240, got {frames_between}")
-    if not -1.0 <= psi <= 2.0:
-        raise ValueError(f"truncation psi must be between -1 and 2, got {psi}")
+    frames_between = check_int("frames between keyframes", frames_between, 0, 240)
+    psi = float(check_number("truncation psi", psi, -1.0, 2.0))
+    loop = check_flag("loop", loop)
+    size = check_optional_int("output size", size, 0, 4096) or None
     if len(seeds) < 2 and not loop:
         raise ValueError("a walk needs at least two seeds")
     total = path_length(len(seeds), frames_between, loop)

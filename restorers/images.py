@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_pixels  # noqa: F401 (re-exported)
+from .limits import DEFAULT_MAX_PIXELS, MAX_IMAGE_FILE_MB_ENV, MAX_PIXELS_ENV, max_image_file_bytes, max_pixels  # noqa: F401
 
 # Pillow's own bomb guard, set high: our limit below gives the clearer message.
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
@@ -89,36 +89,74 @@ def from_pil(img: Image.Image, name: str = "image", limit: int | None = None) ->
     return LoadedImage(np.ascontiguousarray(rgb), alpha, grayscale, bit_depth, name)
 
 
+def _read_capped(source: str | Path | bytes | BinaryIO, name: str) -> bytes:
+    """The encoded bytes, refused before reading when they pass the image file-size limit."""
+    limit = max_image_file_bytes()
+    too_big = (f"{name}: the file is larger than the {limit / 2**20:.0f} MB an image may have here; "
+               f"shrink it first, or raise ${MAX_IMAGE_FILE_MB_ENV}.")
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{name}: no such file")
+        if path.stat().st_size > limit:
+            raise ImageTooLargeError(too_big)
+        return path.read_bytes()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        data = source.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLargeError(too_big)
+    return data
+
+
+def _decode(data: bytes, name: str, limit: int | None) -> Image.Image:
+    """Open the header, check the size it declares, and only then decode the pixels.
+
+    Pillow's ``Image.open`` reads the header only; ``load()`` allocates width x height. Checking in between
+    is what turns a few-kB PNG declaring 28000x28000 into a message instead of gigabytes.
+    """
+    if not data:
+        raise ImageError(f"{name}: not a readable image (the file is empty)")
+    try:
+        img = Image.open(io.BytesIO(data))
+        check_size(img.width, img.height, limit)
+        img.load()
+    except ImageTooLargeError as exc:
+        raise ImageTooLargeError(f"{name}: {exc}") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{name}: the image declares more pixels than the limit allows") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (not an image format we can decode)") from None
+    except MemoryError:
+        raise ImageTooLargeError(f"{name}: not enough memory to decode this image") from None
+    except Exception:  # noqa: BLE001 - any decoder failure on user data is "damaged", never a traceback
+        raise ImageError(f"{name}: not a readable image (the file is truncated or damaged)") from None
+    return img
+
+
 def load_image(source: str | Path | bytes | BinaryIO | Image.Image | np.ndarray, limit: int | None = None) -> LoadedImage:
-    """Read a path, bytes, file object, Pillow image or array into a LoadedImage, or raise ImageError."""
+    """Read a path, bytes, file object, Pillow image or array into a LoadedImage, or raise ImageError.
+
+    Messages name the file by its base name only (an app's upload lives in a server temp folder).
+    """
     if isinstance(source, LoadedImage):
         return source
     if isinstance(source, np.ndarray):
         return from_array(source, limit=limit)
     if isinstance(source, Image.Image):
         return from_pil(source, limit=limit)
-    name = "image"
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise ImageError(f"{path}: no such file")
-        data = path.read_bytes()
-    elif isinstance(source, bytes):
-        data = source
-    else:
-        data = source.read()
+    if not isinstance(source, (str, Path, bytes, bytearray, memoryview)) and not hasattr(source, "read"):
+        raise ImageError(f"expected an image file, bytes, a Pillow image or an array, got a {type(source).__name__}")
+    name = Path(source).name if isinstance(source, (str, Path)) else "image"
+    data = _read_capped(source, name)
+    img = _decode(data, name, limit)
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except UnidentifiedImageError as exc:
-        # Pillow's message here is "cannot identify image file <_io.BytesIO object at 0x...>": say it in words.
-        raise ImageError(f"{name}: not a readable image (not an image format we can decode)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{name}: not a readable image ({exc})") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from exc
-    loaded = from_pil(img, name=name, limit=limit)
+        loaded = from_pil(img, name=str(source) if isinstance(source, (str, Path)) else name, limit=limit)
+    except ImageError:
+        raise
+    except Exception:  # noqa: BLE001 - e.g. a mode Pillow cannot convert
+        raise ImageError(f"{name}: not a readable image (unsupported pixel format {img.mode})") from None
     if img.format == "PNG" and data[24:25] == b"\x10":
         # Byte 24 of a PNG is the IHDR bit depth; Pillow hands 16-bit colour PNGs over as 8-bit (high byte).
         loaded.bit_depth = 16

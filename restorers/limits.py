@@ -152,3 +152,69 @@ def check_video(seconds: float, frames: int, width: int, height: int, out_width:
         raise LimitError(f"the restored frames would be {out_width}x{out_height} ({out_width * out_height / 1e6:.1f} "
                          f"MP); the limit is {max_out / 1e6:.1f} MP per frame. Choose a lower output scale or raise "
                          f"${MAX_VIDEO_OUTPUT_PIXELS_ENV}.")
+
+
+# Uploads and files (hostile inputs: see README "Hostile inputs"). Sizes are checked before a byte
+# is decoded, so a bomb is refused at the cost of a stat() call.
+MAX_UPLOAD_MB_ENV = "RESTORERS_MAX_UPLOAD_MB"  # any one uploaded file; also gradio's max_file_size
+DEFAULT_MAX_UPLOAD_MB = 400  # NVIDIA's ffhq.pkl is 363 MB
+MAX_IMAGE_FILE_MB_ENV = "RESTORERS_MAX_IMAGE_FILE_MB"  # one encoded image (a file or a zip member)
+DEFAULT_MAX_IMAGE_FILE_MB = 64
+MAX_ZIP_MEMBERS_ENV = "RESTORERS_MAX_ZIP_MEMBERS"  # entries listed in one zip, images or not
+DEFAULT_MAX_ZIP_MEMBERS = 256
+MAX_ZIP_TOTAL_MB_ENV = "RESTORERS_MAX_ZIP_TOTAL_MB"  # uncompressed bytes of the images taken from one zip
+DEFAULT_MAX_ZIP_TOTAL_MB = 512
+MAX_ZIP_RATIO_ENV = "RESTORERS_MAX_ZIP_RATIO"  # uncompressed / compressed size of one member
+DEFAULT_MAX_ZIP_RATIO = 100
+MAX_FRAMES_IN_IMAGE_ENV = "RESTORERS_MAX_IMAGE_FRAMES"  # frames an animated image may declare (we read the first)
+DEFAULT_MAX_FRAMES_IN_IMAGE = 1000
+
+
+def _megabytes(name: str, default: float) -> int:
+    return int(setting(name, default) * 1024 * 1024)
+
+
+def max_upload_bytes() -> int:
+    return _megabytes(MAX_UPLOAD_MB_ENV, DEFAULT_MAX_UPLOAD_MB)
+
+
+def max_image_file_bytes() -> int:
+    return _megabytes(MAX_IMAGE_FILE_MB_ENV, DEFAULT_MAX_IMAGE_FILE_MB)
+
+
+def max_zip_members() -> int:
+    return int_setting(MAX_ZIP_MEMBERS_ENV, DEFAULT_MAX_ZIP_MEMBERS)
+
+
+def max_zip_total_bytes() -> int:
+    return _megabytes(MAX_ZIP_TOTAL_MB_ENV, DEFAULT_MAX_ZIP_TOTAL_MB)
+
+
+def max_zip_ratio() -> float:
+    return setting(MAX_ZIP_RATIO_ENV, DEFAULT_MAX_ZIP_RATIO)
+
+
+# Network pickles / .pt generator files: what the recorded configuration may ask for, checked before
+# a single weight is allocated. The defaults admit NVIDIA's FFHQ 1024 generator (about 30 M parameters).
+MAX_GENERATOR_RESOLUTION_ENV = "RESTORERS_MAX_GENERATOR_RESOLUTION"
+DEFAULT_MAX_GENERATOR_RESOLUTION = 1024
+MAX_GENERATOR_PARAMS_ENV = "RESTORERS_MAX_GENERATOR_PARAMS"  # parameters + buffers of the built generator
+DEFAULT_MAX_GENERATOR_PARAMS = 100_000_000
+MAX_PICKLE_OPS_ENV = "RESTORERS_MAX_PICKLE_OPS"  # opcodes in one network pickle (FFHQ's has about 60 k)
+DEFAULT_MAX_PICKLE_OPS = 2_000_000
+
+
+def max_generator_resolution() -> int:
+    return int_setting(MAX_GENERATOR_RESOLUTION_ENV, DEFAULT_MAX_GENERATOR_RESOLUTION)
+
+
+def max_generator_params() -> int:
+    return int_setting(MAX_GENERATOR_PARAMS_ENV, DEFAULT_MAX_GENERATOR_PARAMS)
+
+
+def max_pickle_ops() -> int:
+    return int_setting(MAX_PICKLE_OPS_ENV, DEFAULT_MAX_PICKLE_OPS)
+
+
+# Animation frame rates (GIF and MP4 writers, the app's sliders, the CLI's --fps).
+MIN_FPS, MAX_FPS = 0.1, 240.0

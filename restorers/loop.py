@@ -13,7 +13,8 @@ import numpy as np
 from . import images
 from .animate import RepeatedRunResult, repeated_run
 from .metrics import score_all
-from .restorer import make_restorer
+from .restorer import FACE_MODES, make_restorer
+from .validate import check_choice, check_int, check_number
 
 MAX_RUNS = 30
 DEFAULT_MAX_SIDE = 2048
@@ -35,10 +36,9 @@ def run_loop(
     progress: Callable[[float, str], None] | None = None,
 ) -> RepeatedRunResult:
     """Run ``model`` ``runs`` times on its own output, each run at output scale ``scale``."""
-    if not 1 <= runs <= MAX_RUNS:
-        raise ValueError(f"runs must be between 1 and {MAX_RUNS}, got {runs}")
-    if not 0.25 <= scale <= 4.0:
-        raise ValueError(f"scale per run must be between 0.25 and 4, got {scale}")
+    runs = check_int("runs", runs, 1, MAX_RUNS)
+    scale = float(check_number("scale per run", scale, 0.25, 4.0))
+    face_mode = check_choice("face mode", face_mode, FACE_MODES)
     restorer = make_restorer(model, device, precision)
     options: dict = {"outscale": scale}
     if restorer.spec.family == "face":

@@ -29,6 +29,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from .limits import MAX_FPS, MIN_FPS
+from .validate import check_number
+
 # GIF delays are stored in centiseconds, and most browsers replace delays under 20 ms by 100 ms.
 _GIF_DELAY_QUANTUM_MS = 10
 _GIF_MIN_DELAY_MS = 20
@@ -333,8 +336,7 @@ def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float, qualit
     column/row. `quality` is imageio-ffmpeg's 1..10 scale (10 = best; 8 maps to crf 10).
     """
     frames = _check_frames(frames)
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    fps = float(check_number("fps", fps, MIN_FPS, MAX_FPS))  # NaN / Infinity included
     crf = int((1 - quality / 10.0) * 51)  # imageio-ffmpeg's own mapping of its quality scale
     with VideoWriter(path, fps, crf=crf, preset="medium") as writer:
         for frame in frames:
@@ -349,8 +351,7 @@ def gif_frame_duration_ms(fps: float) -> int:
     written as 30 ms, i.e. 33.3 fps); it is at least 20 ms because browsers slow shorter delays
     down to 100 ms.
     """
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    fps = float(check_number("fps", fps, MIN_FPS, MAX_FPS))  # NaN / Infinity included
     steps = round(1000.0 / fps / _GIF_DELAY_QUANTUM_MS)
     return max(_GIF_MIN_DELAY_MS, steps * _GIF_DELAY_QUANTUM_MS)
 

@@ -18,6 +18,7 @@ from .networks import get_network
 from .registry import FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from .runtime import inference, pick_device, resolve_precision
 from .tiling import pad_to_multiple, tiled_apply
+from .validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
 
 TILE_ENV = "RESTORERS_TILE"
 # Inputs up to this many pixels run in one piece; larger ones are tiled to bound memory.
@@ -107,8 +108,14 @@ class Restorer:
     def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def check_options(self, **options) -> dict:
+        """The options, checked and normalised (ParameterError names the bad one); callers with a batch
+        check once up front, and restore() checks again, so every path gives the same message."""
+        return check_restore_options(options)
+
     def _begin(self, image, options: dict) -> tuple[images.LoadedImage, dict, str | None]:
-        """Load the input and apply the output-size limit to the options (with the note it produced)."""
+        """Check the options, load the input and apply the output-size limit to them (with the note it produced)."""
+        options = self.check_options(**options)
         loaded = images.load_image(image)
         note = None
         scale = self.output_scale(options)
@@ -136,6 +143,34 @@ class Restorer:
         result = self.run(loaded.rgb, **options)
         result.seconds = time.perf_counter() - start
         return self._finish(result, loaded, note)
+
+
+MAX_OUTSCALE = 16.0
+
+
+def check_restore_options(options: dict) -> dict:
+    """Range and type checks for restore() options, at the engine's boundary (see validate.py)."""
+    out = dict(options)
+    if out.get("outscale") is not None:
+        out["outscale"] = float(check_number("outscale", out["outscale"], 0.05, MAX_OUTSCALE))
+    if "mode" in out:
+        out["mode"] = check_choice("mode", out["mode"], FACE_MODES)
+    if "blend" in out:
+        out["blend"] = float(check_number("blend", out["blend"], 0.0, 1.0))
+    if "threshold" in out:
+        out["threshold"] = float(check_number("face detection threshold", out["threshold"], 0.0, 1.0))
+    if "min_face" in out:
+        out["min_face"] = check_int("minimum face size", out["min_face"], 0, 100_000)
+    if "only_center_face" in out:
+        out["only_center_face"] = check_flag("only_center_face", out["only_center_face"])
+    if "seed" in out:
+        out["seed"] = check_optional_int("seed", out["seed"], 0, 2**63 - 1)
+    if out.get("tile") is not None:
+        out["tile"] = check_int("tile", out["tile"], 0, 16384)
+    background = out.get("background")
+    if background is not None and not callable(background) and not isinstance(background, str):
+        raise ParameterError(f"background must be a model name, got a {type(background).__name__}")
+    return out
 
 
 class ResizeRestorer(Restorer):

@@ -7,6 +7,8 @@ import gradio as gr
 from restorers.animate import contact_sheet
 from restorers.media import write_gif, write_mp4
 from restorers.generate import latent_walk, load_generator, parse_seeds
+from restorers.limits import MAX_FPS, MIN_FPS
+from restorers.validate import check_int, check_number
 
 from . import costs
 from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png
@@ -39,10 +41,12 @@ def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds
     """
     try:
         seed_list = parse_seeds(seeds)
+        check_number("fps", fps, MIN_FPS, MAX_FPS)
+        size = check_int("output size", size, 0, 4096) if size not in (None, "") else 0
         progress(0.0, desc="loading the generator")
         generator = load_generator(custom_pickle or model or "stylegan2-ada-ffhq")
-        walk = latent_walk(generator, seed_list, int(frames_between), interpolation, float(psi), bool(loop),
-                           int(size) or None, progress=lambda f, d: progress(f, desc=d))
+        walk = latent_walk(generator, seed_list, frames_between, interpolation, psi, loop,
+                           size or None, progress=lambda f, d: progress(f, desc=d))
     except USER_ERRORS + (RuntimeError,) as exc:
         raise gr.Error(str(exc), duration=None) from exc
     folder = request_dir("walk")

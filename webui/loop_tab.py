@@ -6,7 +6,9 @@ import pandas as pd
 
 from restorers.animate import frame_strip, timeline_frames
 from restorers.media import write_gif, write_mp4
+from restorers.limits import MAX_FPS, MIN_FPS
 from restorers.loop import MAX_RUNS, run_loop
+from restorers.validate import check_number
 
 from . import costs
 from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable
@@ -35,7 +37,8 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     if not model:
         raise gr.Error("Pick a model.")
     try:
-        result = run_loop(model, source.rgb, int(runs), float(scale), ground_truth=truth,
+        check_number("fps", fps, MIN_FPS, MAX_FPS)  # before the runs, not after them
+        result = run_loop(model, source.rgb, runs, scale, ground_truth=truth,
                           progress=lambda f, d: progress(f, desc=d))
     except USER_ERRORS + (RuntimeError,) as exc:
         raise gr.Error(str(exc), duration=None) from exc

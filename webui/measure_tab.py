@@ -1,7 +1,6 @@
 """Degrade & Measure tab: degrade clean photos on purpose, restore them, score every model."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import gradio as gr
@@ -12,10 +11,12 @@ from restorers import images
 from restorers.degrade import parse_degradation
 from restorers.evaluate import DEFAULT_METRICS, evaluate
 from restorers.metrics import METRICS
+from restorers.uploads import read_batch, unique_labels
+from restorers.validate import check_int
 
 from . import costs
 from .charts import score_chart
-from .common import (USER_ERRORS, example, load_input, model_choices, plain_message, request_dir, runnable,
+from .common import (USER_ERRORS, example, model_choices, plain_message, request_dir, runnable,
                      save_result_png, status_html)
 from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
@@ -52,30 +53,18 @@ def kind_changed(kind: str):
 
 
 def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
-    """Images from the uploads; a .zip contributes every image inside it."""
+    """Images from the uploads (a .zip contributes every image inside it); bad files are skipped with a warning."""
     if not files:
         raise gr.Error("Upload one or more clean images (or a .zip of them) first.")
-    found: list[tuple[str, np.ndarray]] = []
-    for path in files:
-        if str(path).lower().endswith(".zip"):
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    for member in sorted(archive.namelist()):
-                        if member.endswith("/") or member.startswith("__MACOSX") or Path(member).name.startswith("."):
-                            continue
-                        try:
-                            found.append((Path(member).name, images.load_image(archive.read(member)).rgb))
-                        except images.ImageError:
-                            gr.Warning(f"{Path(member).name} in the zip is not an image; skipped")
-            except zipfile.BadZipFile as exc:
-                raise gr.Error(f"{Path(path).name}: not a valid zip file") from exc
-        else:
-            found.append((Path(path).name, load_input(path).rgb))
-        if len(found) > MAX_BATCH:
-            raise gr.Error(f"At most {MAX_BATCH} images per evaluation here; run `python -m restorers evaluate` for more.")
-    if not found:
-        raise gr.Error("No readable image in the upload.")
-    return found
+    try:
+        batch = read_batch(files, MAX_BATCH)
+    except USER_ERRORS as exc:
+        raise gr.Error(f"{exc}. Run `python -m restorers evaluate` for bigger batches.") from None
+    for note in batch.skipped:
+        gr.Warning(note)
+    if not batch.images:
+        raise gr.Error("No readable image in the upload." + "".join(f"\n{n}" for n in batch.skipped[:5]))
+    return batch.images
 
 
 @job(costs.degrade, gpu=False)
@@ -89,9 +78,10 @@ def preview_degradation(files: list[str] | None, spec: str, seed: float):
     Returns:
         the clean image and the degraded one (brought back to the clean size).
     """
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     name, clean = _read_uploads(files)[0]
     try:
-        degraded = parse_degradation(spec).apply(clean, int(seed))
+        degraded = parse_degradation(spec).apply(clean, seed)
     except ValueError as exc:
         raise gr.Error(str(exc)) from exc
     shown = images.resize(degraded, (clean.shape[1], clean.shape[0]), "nearest")
@@ -115,11 +105,12 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     Returns:
         a table of mean scores per model (the degraded input as baseline), chart data, per-image scores, the restored images, a CSV file, a note.
     """
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     truths = _read_uploads(files)
     metrics = metrics or list(DEFAULT_METRICS)
     weights = parse_fidelities(fidelity)
     try:
-        result = evaluate(truths, spec, models or [], seed=int(seed), metrics=metrics, face_mode=face_mode,
+        result = evaluate(truths, spec, models or [], seed=seed, metrics=metrics, face_mode=face_mode,
                           keep_outputs=True, progress=lambda f, d: progress(f, desc=d), fidelities=weights)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc)) from exc
@@ -139,16 +130,21 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     folder = request_dir("evaluate")
     csv_path = folder / "scores.csv"
     csv_path.write_text(result.csv())
-    gallery = [(save_result_png(folder, f"{Path(i).stem}-{c}", px), f"{i} · {c}") for (i, c), px in result.outputs.items()]
+    keys = list(result.outputs)
+    stems = unique_labels(f"{Path(i).stem}-{c}" for i, c in keys)  # a.jpg and a.png must not share an output file
+    gallery = [(save_result_png(folder, stem, result.outputs[key]), f"{key[0]} · {key[1]}") for stem, key in zip(stems, keys)]
     # Failures are said once, here (not also as toasts): one short line, the long messages folded away.
     failed = f"; {len(result.failures)} model(s) could not run" if result.failures else ""
+    skipped = f"; {len(result.skipped)} image(s) skipped" if result.skipped else ""
     note = status_html(
-        f"{len(truths)} image(s), degradation {result.degradation}, seed {result.seed}{failed}.",
-        [f"Could not run: {model}: {plain_message(message)}" for model, message in result.failures.items()] + [
+        f"{len(truths) - len(result.skipped)} image(s), degradation {result.degradation}, "
+        f"seed {result.seed}{failed}{skipped}.",
+        [f"Could not run: {model}: {plain_message(message)}" for model, message in result.failures.items()]
+        + [f"Skipped: {plain_message(line)}" for line in result.skipped] + [
             "Outputs of another size are resized to the ground truth's with Lanczos before scoring; the degraded "
             "column is the degraded image itself (enlarged by nearest neighbour when smaller): the baseline every "
             "model should beat."],
-        "warn" if result.failures else "info")
+        "warn" if result.failures or result.skipped else "info")
     return table, chart, per_image, gallery, str(csv_path), note
 
 

@@ -5,6 +5,7 @@ import gradio as gr
 
 import restorers
 from restorers import images
+from restorers.restorer import check_restore_options
 
 from . import costs
 from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
@@ -54,6 +55,12 @@ def run_restore(
     if not models:
         raise gr.Error("Tick at least one model.")
     weights = parse_fidelities(fidelity)
+    if isinstance(models, str) or not all(isinstance(m, str) for m in models):
+        raise gr.Error("models must be a list of model names.")
+    # Checked once, before any model runs: a NaN or out-of-range value is one clear message.
+    face_options = check_restore_options(dict(outscale=outscale, mode=mode, background=background,
+                                              only_center_face=only_center_face, min_face=min_face,
+                                              threshold=threshold, blend=blend))
     folder = request_dir("restore")
     gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
     compare: dict[str, tuple[str, str]] = {}
@@ -63,10 +70,9 @@ def run_restore(
         progress(index / len(models), desc=f"{name} ({index + 1}/{len(models)})")
         try:
             restorer = restorers.load(name)
-            options = dict(outscale=outscale)
+            options = dict(outscale=face_options["outscale"])
             if restorer.spec.family == "face":
-                options.update(mode=mode, background=background, only_center_face=only_center_face,
-                               min_face=int(min_face), threshold=threshold, blend=blend)
+                options = face_options
             if restorer.spec.fidelity and len(weights) > 1:  # a sweep: one column per w, encoded once
                 results = restorer.restore_sweep(loaded, weights, **options)
             else:
