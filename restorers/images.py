@@ -7,6 +7,7 @@ palette, 16-bit and alpha handled), enforces a size limit, and converts to and f
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -119,7 +120,9 @@ def _decode(data: bytes, name: str, limit: int | None) -> Image.Image:
     if not data:
         raise ImageError(f"{name}: not a readable image (the file is empty)")
     try:
-        img = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # our own check below gives the clearer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
         check_size(img.width, img.height, limit)
         img.load()
     except ImageTooLargeError as exc:
