@@ -534,3 +534,100 @@ def test_parse_seeds_counts_ranges_before_expanding() -> None:
     for text, message in [("5-1", "empty"), ("1-100000000", "at most 32"), ("9" * 5000, "characters long")]:
         with pytest.raises(ValueError, match=message):
             parse_seeds(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The app's handlers, called directly with what a raw API call can send (the sliders' bounds are
+# not a guard): every answer is a gr.Error with a sentence, never a bare "Error"
+# ---------------------------------------------------------------------------------------------
+
+nan, inf = math.nan, math.inf
+APP_CASES = {
+    # name: (tab module, handler, args with {placeholders}, words the message must contain)
+    "restore outscale nan": ("restore_tab", "run_restore", ["{good}", ["lanczos"], nan], "outscale must be a finite"),
+    "restore outscale inf": ("restore_tab", "run_restore", ["{good}", ["lanczos"], inf], "outscale must be a finite"),
+    "restore outscale zero": ("restore_tab", "run_restore", ["{good}", ["lanczos"], 0], "outscale must be between"),
+    "restore outscale negative": ("restore_tab", "run_restore", ["{good}", ["lanczos"], -3], "outscale must be between"),
+    "restore threshold 7": ("restore_tab", "run_restore", ["{good}", ["lanczos"], 2, "whole", "lanczos", False, 0, 7],
+                            "face detection threshold must be between 0 and 1"),
+    "restore min face nan": ("restore_tab", "run_restore", ["{good}", ["lanczos"], 2, "whole", "lanczos", False, nan],
+                             "minimum face size must be a finite"),
+    "restore blend inf": ("restore_tab", "run_restore", ["{good}", ["lanczos"], 2, "whole", "lanczos", False, 0, 0.9, inf],
+                          "blend must be a finite"),
+    "restore mode bogus": ("restore_tab", "run_restore", ["{good}", ["lanczos"], 2, "sideways"], "mode must be one of"),
+    "restore models as text": ("restore_tab", "run_restore", ["{good}", "lanczos", 2], "list of model names"),
+    "restore text as png": ("restore_tab", "run_restore", ["{text}", ["lanczos"], 2], "text.png: not a readable image"),
+    "restore empty file": ("restore_tab", "run_restore", ["{empty}", ["lanczos"], 2], "not a readable image"),
+    "restore truncated png": ("restore_tab", "run_restore", ["{truncated}", ["lanczos"], 2], "not a readable image"),
+    "restore header bomb": ("restore_tab", "run_restore", ["{header_bomb}", ["lanczos"], 2], "28000x28000"),
+    "upload check header bomb": ("restore_tab", "check_upload", ["{header_bomb}"], "28000x28000"),
+    "loop runs nan": ("loop_tab", "run_repeated", ["{good}", "lanczos", nan, 1.0], "runs must be a finite"),
+    "loop scale inf": ("loop_tab", "run_repeated", ["{good}", "lanczos", 2, inf], "scale per run must be a finite"),
+    "loop fps nan": ("loop_tab", "run_repeated", ["{good}", "lanczos", 1, 1.0, None, nan], "fps must be a finite"),
+    "loop fps zero": ("loop_tab", "run_repeated", ["{good}", "lanczos", 1, 1.0, None, 0], "fps must be between"),
+    "loop bomb": ("loop_tab", "run_repeated", ["{header_bomb}", "lanczos", 1, 1.0], "28000x28000"),
+    "walk seeds bomb": ("interpolate_tab", "run_interpolation", ["stylegan2-ada-ffhq", None, "1-100000000"], "at most 32 seeds"),
+    "walk fps inf": ("interpolate_tab", "run_interpolation", ["stylegan2-ada-ffhq", None, "1,2", 4, "w-cubic", 0.7, True, inf],
+                     "fps must be a finite"),
+    "walk size nan": ("interpolate_tab", "run_interpolation",
+                      ["stylegan2-ada-ffhq", None, "1,2", 4, "w-cubic", 0.7, True, 24, nan], "output size must be a finite"),
+    "walk random pkl": ("interpolate_tab", "run_interpolation", [None, "{random_pkl}", "1,2"], "not a StyleGAN2-ADA network pickle"),
+    "walk list pt": ("interpolate_tab", "run_interpolation", [None, "{list_pt}", "1,2"], "expected a dict with 'config'"),
+    "walk evil pkl": ("interpolate_tab", "run_interpolation", [None, "{evil_pkl}", "1,2"], "allow-list"),
+    "walk storage bomb": ("interpolate_tab", "run_interpolation", [None, "{storage_bomb}", "1,2"], "storage in the pickle is damaged"),
+    "degrade seed nan": ("measure_tab", "preview_degradation", [["{good}"], "stackblur:2", nan], "seed must be a finite"),
+    "degrade seed inf": ("measure_tab", "preview_degradation", [["{good}"], "stackblur:2", inf], "seed must be a finite"),
+    "degrade spec not text": ("measure_tab", "preview_degradation", [["{good}"], 123, 0], "must be a string"),
+    "degrade zip of text": ("measure_tab", "preview_degradation", [["{zip_of_text}"], "stackblur:2", 0], "No readable image"),
+    "evaluate seed nan": ("measure_tab", "run_evaluation", [["{good}"], "stackblur:2", nan, ["bicubic"], ["ssim"]],
+                          "seed must be a finite"),
+    "evaluate metric bogus": ("measure_tab", "run_evaluation", [["{good}"], "stackblur:2", 0, ["bicubic"], ["nope"]],
+                              "unknown metric"),
+    "evaluate face mode bogus": ("measure_tab", "run_evaluation",
+                                 [["{good}"], "stackblur:2", 0, ["bicubic"], ["ssim"], "sideways"], "face mode must be one of"),
+    "evaluate only bad files": ("measure_tab", "run_evaluation", [["{text}", "{empty}"], "stackblur:2", 0, ["bicubic"], ["ssim"]],
+                                "No readable image"),
+}
+
+
+def _fill(value: object, names: dict[str, str]) -> object:
+    if isinstance(value, str) and value.startswith("{"):
+        return value.format(**names)
+    if isinstance(value, list):
+        return [_fill(v, names) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("case", sorted(APP_CASES))
+@pytest.mark.filterwarnings("ignore::UserWarning")  # gr.Warning outside a request is a Python warning
+def test_app_handler_answers_hostile_input_with_a_sentence(case: str, hostile_files: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    import importlib
+
+    import gradio as gr
+
+    module, handler, args, expected = APP_CASES[case]
+    (tmp_path / "storage.pkl").write_bytes(storage_bomb_pickle())
+    names = {k: str(v) for k, v in hostile_files.items()} | {"storage_bomb": str(tmp_path / "storage.pkl")}
+    fn = getattr(importlib.import_module(f"webui.{module}"), handler)
+    with pytest.raises(gr.Error) as info:
+        fn(*_fill(args, names))
+    message = str(info.value.message)
+    _assert_clean_message(message)
+    assert expected in message, message
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_evaluate_in_the_app_keeps_both_uploads_of_one_name_and_skips_a_bad_one(tmp_path: Path) -> None:
+    from webui import measure_tab
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    first, second = _face_png(tmp_path / "one" / "face.png"), _face_png(tmp_path / "two" / "face.png", 40)
+    bad = tmp_path / "bad.png"
+    bad.write_text("no")
+    table, chart, per_image, gallery, csv_path, note = measure_tab.run_evaluation(
+        [str(first), str(bad), str(second)], "stackblur:2", 0, ["bicubic"], ["ssim"])
+    assert sorted(set(per_image["image"])) == ["face-2.png", "face.png"]
+    assert len(gallery) == 4 and len({path for path, _ in gallery}) == 4  # 2 images x (degraded, bicubic)
+    assert note.startswith("2 image(s)")

@@ -111,8 +111,8 @@ def loop(image: str | None, model: str | None, runs: Any = 10, scale: Any = 1.0,
                             factor=factor())
 
 
-def interpolate(model: str | None, custom_pickle: str | None, seeds: str, frames_between: Any, interpolation: str = "",
-                psi: Any = 0.7, loop: Any = True, fps: Any = 24, size: Any = 256, *_: Any, **__: Any) -> budget.Estimate:
+def interpolate(model: str | None, custom_pickle: str | None = None, seeds: str = "", frames_between: Any = 24,
+                interpolation: str = "", psi: Any = 0.7, loop: Any = True, fps: Any = 24, size: Any = 256, *_: Any, **__: Any) -> budget.Estimate:
     from restorers.animate import path_length
 
     count = count_seeds(seeds)
