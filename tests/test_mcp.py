@@ -49,10 +49,13 @@ def mcp_url(tmp_path_factory):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("mcp")
+    # Its own Gradio cache: an app deletes the (content-addressed) files it cached when it shuts down, and
+    # the in-process test app may hold the same paths.
     env = dict(os.environ, RESTORERS_MCP="1", GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", GRADIO_TEMP_DIR=str(folder / "gradio"))
     env.pop("SPACE_ID", None)
-    log = tmp_path_factory.mktemp("mcp") / "app.log"
+    log = folder / "app.log"
     with open(log, "w") as out:
         app = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
