@@ -6,7 +6,9 @@ missing fixture can never turn into a silently green run.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ os.environ.pop("RESTORERS_WEIGHTS_DIR", None)
 # Gradio's upload cache is content-addressed and shared by every process using the same folder: an app
 # shutting down in another test run deletes the files it cached, which are the same paths as ours.
 os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="restorers-tests-gradio-")
+atexit.register(shutil.rmtree, os.environ["GRADIO_TEMP_DIR"], ignore_errors=True)
 
 
 def require_shared(*parts: str) -> Path:
