@@ -11,6 +11,8 @@ Sections, in run order:
   coldstart  a fresh process imports the app, launches it and makes one /restore call (Lanczos)
   metrics    restorers.metrics vs sewar (benchmarks.bench_metrics)
   animate    GIF / MP4 writing of 60 frames (benchmarks.bench_animate)
+  video      video throughput at 480p, peak RSS on long 720p clips, steady faces (benchmarks.bench_video;
+             child processes; skipped by --quick)
 
 Networks are randomly initialised at their real configurations (speed does not depend on weight
 values). Every network measurement runs in its own child process, so each has its own peak RSS;
@@ -38,8 +40,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
-SECTIONS = ("models", "sr2048", "faces", "coldstart", "metrics", "animate")
-QUICK_SKIPS = ("sr2048", "coldstart")
+SECTIONS = ("models", "sr2048", "faces", "coldstart", "metrics", "animate", "video")
+QUICK_SKIPS = ("sr2048", "coldstart", "video")
 CASE_TIMEOUT_S = 3600.0
 COLD_START_TIMEOUT_S = 300.0
 COLD_START_PHOTO = SHARED / "faces" / "gfpgan-cropped" / "Adele_crop.png"
@@ -243,6 +245,25 @@ def section_animate(options: argparse.Namespace, env: dict[str, Any]) -> list[di
     return bench_animate.run(frames=60, size=256, repeats=options.repeats)
 
 
+def section_video(options: argparse.Namespace, env: dict[str, Any]) -> list[dict[str, Any]]:
+    from benchmarks.bench_video import CASES
+
+    rows = []
+    for case in CASES:
+        args = ["--case", case, "--json", "--repeats", str(options.repeats)] + (["--quick"] if options.quick else [])
+        result = run_child("benchmarks.bench_video", args, CASE_TIMEOUT_S)
+        result.setdefault("case", case)
+        rows.append(result)
+        _progress(f"video: {case}: {result.get('error') or 'done'} ({result.get('process_s', 0):.0f} s)")
+    return rows
+
+
+def video_markdown(rows: list[dict[str, Any]]) -> str:
+    from benchmarks.bench_video import markdown
+
+    return markdown(rows)
+
+
 Rows = list[dict[str, Any]]
 Measure = Callable[[argparse.Namespace, dict[str, Any]], Rows]
 Section = tuple[Measure, Callable[[Rows], str], str]  # measure, Markdown table, title
@@ -253,6 +274,7 @@ SECTION_TABLE: dict[str, Section] = {
     "coldstart": (section_coldstart, coldstart_markdown, "App cold start (process start -> first restored image)"),
     "metrics": (section_metrics, metrics_markdown, "Metrics vs sewar"),
     "animate": (section_animate, animate_markdown, "GIF / MP4 writing"),
+    "video": (section_video, video_markdown, "Video: throughput, memory, steady faces"),
 }
 
 

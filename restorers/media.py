@@ -159,6 +159,17 @@ def probe(path: str | Path) -> VideoInfo:
     tbr_match = re.search(r"([\d.]+k?) tbr", line)
     fps = _parse_rate(fps_match.group(1)) if fps_match else 0.0
     tbr = _parse_rate(tbr_match.group(1)) if tbr_match else fps
+    duration = 0.0
+    stamp = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
+    if stamp:
+        duration = int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3))
+    variable = codec == "gif" or (fps > 0 and abs(fps - tbr) > 0.01 * max(fps, tbr))
+    if not fps > 0 and duration > 0:
+        # No average rate in the header (e.g. a variable-rate MKV): count the packets (no decoding) and
+        # divide by the duration; tbr is only ffmpeg's guess at the base rate and would duplicate frames.
+        packets = _count_packets(str(path))
+        if packets:
+            fps, variable = packets / duration, abs(packets / duration - tbr) > 0.01 * tbr
     if not fps > 0:
         fps = tbr
     if not fps > 0:
@@ -169,16 +180,20 @@ def probe(path: str | Path) -> VideoInfo:
         rotation = int(round(float(turned.group(1)))) % 360
     if rotation in (90, 270):
         width, height = height, width
-    duration = 0.0
-    stamp = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", text)
-    if stamp:
-        duration = int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3))
     audio = re.search(r"Stream #0:\d+[^:]*: Audio: ([^ ,]+)", text)
     return VideoInfo(
         path=str(path), width=width, height=height, fps=fps, duration=duration, codec=codec, rotation=rotation,
         audio_codec=audio.group(1) if audio else None,
-        variable_fps=codec == "gif" or abs(fps - tbr) > 0.01 * max(fps, tbr),
+        variable_fps=variable,
     )
+
+
+def _count_packets(path: str) -> int:
+    """Video packets (= frames) in a file, by stream copy to nowhere: fast, nothing is decoded."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                          capture_output=True, text=True, errors="replace", timeout=600)
+    counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
+    return int(counts[-1]) if counts else 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,11 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     ffmpeg(*picture, *tone, *seconds, "-vf", "scale=65:49", "-c:v", "ffv1",
            "-c:a", "pcm_s16le", "-shortest", str(out["odd.mkv"]))
     media.write_gif([np.full((H, W, 3), 20 * i, np.uint8) for i in range(FRAMES)], out["anim.gif"], fps=10)
+    # Variable frame rate: 5 frames at 10 fps, then 10 at 25 fps, timestamps kept (MKV stores no average).
+    out["vfr.mkv"] = folder / "vfr.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=10:duration=0.5", "-f", "lavfi", "-i",
+           f"testsrc2=size={W}x{H}:rate=25:duration=0.4", "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]",
+           "-map", "[v]", "-fps_mode", "vfr", *x264, str(out["vfr.mkv"]))
     return out
 
 
@@ -118,6 +123,15 @@ def test_animated_gif_in(clips, tmp_path):
     assert result.fps == 10 and result.audio == "none"
     frames = list(media.read_frames(media.probe(result.path)))
     assert [int(round(f.mean())) for f in frames] == pytest.approx([20 * i for i in range(FRAMES)], abs=2)
+
+
+def test_variable_frame_rate_is_resampled_to_its_average_rate(clips, tmp_path):
+    info = media.probe(clips["vfr.mkv"])
+    assert info.variable_fps and info.fps == pytest.approx(15 / 0.9, rel=0.05)  # 15 frames in 0.9 s
+    _, result = run(clips["vfr.mkv"], tmp_path / "cfr.mp4", scale=1)
+    frames, seconds = media.count_frames(result.path)
+    assert frames in (15, 16) and seconds == pytest.approx(0.9, abs=0.1)  # duration kept, no 50 fps blow-up
+    assert any("variable frame rate" in w for w in result.warnings)
 
 
 def test_part_of_a_clip(clips, tmp_path):
