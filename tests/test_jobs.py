@@ -124,6 +124,11 @@ def test_every_event_shares_one_lane_and_every_api_endpoint_is_a_job():
     assert {fn.api_name for fn in public} >= {"restore", "evaluate", "loop", "interpolate", "degrade"}
     assert all(getattr(fn.fn, "is_job", False) for fn in public), [fn.api_name for fn in public]
     assert {fn.concurrency_limit for fn in demo.fns.values() if fn.concurrency_id == jobs.LANE} == {1}
+    # gradio 6.31 does not stop a raw client from calling a private event (/gradio_api/call/<name> and
+    # /queue/join both run it), so every event must be harmless: trivial (@ui) or in the one bounded lane.
+    for fn in demo.fns.values():
+        if fn.fn is not None:
+            assert getattr(fn.fn, "ui_only", False) or fn.concurrency_id == jobs.LANE, fn.name
 
 
 # --- ZeroGPU ------------------------------------------------------------------------------------------------

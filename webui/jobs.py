@@ -57,13 +57,32 @@ def _client_gone_probe() -> Callable[[], bool] | None:
         return None
     if event is None:
         return None
+    task = _event_task(event_id)
 
     def gone() -> bool:
-        if not event.alive:
+        if not event.alive:  # the client's stream closed (browser tab, gradio_client process gone)
             return True
-        return not any(job and event in job for job in queue.active_jobs)
+        # /cancel (gradio_client's job.cancel(), the page's Stop) cancels the asyncio task that awaits this
+        # thread; the cancellation waits for the thread, so look at the request for it instead.
+        return task is not None and (task.cancelling() > 0 or task.done())
 
     return gone
+
+
+def _event_task(event_id: str):
+    """The asyncio task gradio runs this event in (named '...<gradio-sep>{event_id}'), looked up on the event
+    loop's thread; None when it cannot be found."""
+    try:
+        import asyncio
+
+        import anyio.from_thread
+
+        def find():
+            return next((t for t in asyncio.all_tasks() if t.get_name().endswith(f"<gradio-sep>{event_id}")), None)
+
+        return anyio.from_thread.run_sync(find)
+    except Exception:  # noqa: BLE001 - not in a gradio worker thread, or gradio changed: no /cancel probe
+        return None
 
 
 def _message(exc: BaseException) -> gr.Error:
@@ -158,6 +177,8 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
                     with cancel.use(deadline):
                         return target(*args, **call_kwargs(deadline, kwargs))
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                    if isinstance(exc, cancel.Cancelled):
+                        log.warning("%s stopped after %.1f s: %s", label, time.monotonic() - began, exc)
                     raise _translate(exc) from exc
                 finally:
                     log.info("%s finished in %.1f s", label, time.monotonic() - began)
