@@ -9,14 +9,21 @@ import html
 import os
 from pathlib import Path
 
-import gradio as gr
+from webui.tmpdirs import use_for_gradio
+
+# One temp root for the app (webui/tmpdirs.py): gradio's cache goes into this process's folder, so its
+# delete_cache never removes another app's files. Before gradio is imported: it reads the variable then.
+use_for_gradio()
+
+import gradio as gr  # noqa: E402
 
 import restorers
 from restorers.hub import set_default_download_progress
 from restorers.limits import max_upload_bytes
 from restorers.runtime import describe, pick_device, resolve_precision
 from webui import jobs, zerogpu
-from webui.common import report_download, sweep_outputs, tmp_max_age_s
+from webui.common import report_download
+from webui.tmpdirs import sweep_outputs, tmp_max_age_s
 from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab

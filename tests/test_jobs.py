@@ -3,6 +3,7 @@ budget refusals, time limits, error messages, the shared concurrency lane, and t
 CPU with a fake `spaces` module."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 import types
@@ -199,3 +200,36 @@ def test_zerogpu_app_restore_runs_through_the_decorator(fake_spaces, monkeypatch
     finally:
         monkeypatch.delenv(zerogpu.ZERO_GPU_ENV)
         importlib.reload(restore_tab)
+
+
+# --- temporary files ----------------------------------------------------------------------------------------
+
+def test_sweep_deletes_old_requests_and_dead_processes_folders(tmp_path, monkeypatch):
+    import os
+
+    from webui import tmpdirs
+
+    run_dir = tmp_path / f"run-{os.getpid()}"
+    monkeypatch.setattr(tmpdirs, "OUTPUT_ROOT", tmp_path)
+    monkeypatch.setattr(tmpdirs, "RUN_DIR", run_dir)
+    old, fresh, gradio_cache = run_dir / "restore-old", run_dir / "restore-new", run_dir / "gradio"
+    dead = tmp_path / "run-999999999"  # no such process
+    for folder in (old, fresh, gradio_cache, dead / "loop-x"):
+        folder.mkdir(parents=True)
+        (folder / "out.png").write_bytes(b"x")
+    an_hour_ago = time.time() - 3700
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    os.utime(gradio_cache, (an_hour_ago, an_hour_ago))
+    assert tmpdirs.sweep_outputs(force=True) == 2
+    assert not old.exists() and not dead.exists()
+    assert fresh.exists() and gradio_cache.exists()  # gradio sweeps its own cache (delete_cache)
+    assert tmpdirs.sweep_outputs() == 0  # at most once a minute unless forced
+
+
+def test_the_app_keeps_gradios_cache_in_its_own_folder(monkeypatch):
+    from webui import tmpdirs
+
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    tmpdirs.use_for_gradio()
+    assert os.environ["GRADIO_TEMP_DIR"] == str(tmpdirs.GRADIO_DIR)
+    assert tmpdirs.GRADIO_DIR.parent == tmpdirs.RUN_DIR

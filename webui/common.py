@@ -2,12 +2,7 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -19,13 +14,8 @@ from restorers import images
 from restorers.hub import DownloadProgress
 from restorers.registry import ModelSpec, specs
 
-OUTPUT_ROOT = Path(os.environ.get("RESTORERS_TMP") or Path(tempfile.gettempdir()) / "restorers-app")
-TMP_MAX_AGE_ENV = "RESTORERS_TMP_MAX_AGE_S"
-DEFAULT_TMP_MAX_AGE_S = 3600  # request folders older than this are deleted (gradio has copied them by then)
-# One folder per server process, so a sweep never touches the files of another app running beside this one.
-RUN_DIR = OUTPUT_ROOT / f"run-{os.getpid()}"
-_sweep_lock = threading.Lock()
-_last_sweep = [0.0]
+from .tmpdirs import OUTPUT_ROOT, RUN_DIR, sweep_outputs, tmp_max_age_s  # noqa: F401 (re-exported)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -34,60 +24,12 @@ def example(name: str) -> str:
 USER_ERRORS = (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)
 
 
-def tmp_max_age_s() -> float:
-    from restorers.limits import setting
-
-    return setting(TMP_MAX_AGE_ENV, DEFAULT_TMP_MAX_AGE_S)
-
-
 def request_dir(prefix: str) -> Path:
     """A fresh folder per request, so concurrent users never overwrite each other's files."""
     sweep_outputs()
     path = RUN_DIR / f"{prefix}-{uuid.uuid4().hex[:12]}"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def sweep_outputs(max_age_s: float | None = None, force: bool = False) -> int:
-    """Delete request folders older than ``max_age_s`` (default $RESTORERS_TMP_MAX_AGE_S), and every folder of a
-    server process that is gone (leftovers of a crash or a restart). Runs at most once a minute unless
-    ``force``; returns how many folders were deleted."""
-    now = time.time()
-    with _sweep_lock:
-        if not force and now - _last_sweep[0] < 60:
-            return 0
-        _last_sweep[0] = now
-    age = tmp_max_age_s() if max_age_s is None else max_age_s
-    removed = 0
-    if not OUTPUT_ROOT.is_dir():
-        return 0
-    for entry in OUTPUT_ROOT.iterdir():
-        try:
-            if entry.name.startswith("run-") and entry.name[4:].isdigit():
-                if not _pid_alive(int(entry.name[4:])):
-                    shutil.rmtree(entry, ignore_errors=True)
-                    removed += 1
-                    continue
-                folders = list(entry.iterdir()) if entry == RUN_DIR else []
-            else:
-                folders = [entry]  # a folder from before per-process roots
-            for folder in folders:
-                if now - folder.stat().st_mtime > age:
-                    shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
-                    removed += 1
-        except OSError:
-            continue
-    return removed
 
 
 def save_result_png(folder: Path, stem: str, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> str:
