@@ -368,10 +368,17 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
                         help="auto = bf16 autocast on CPUs that support it, fp16 on CUDA")
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``error: ...``) instead of the whole usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # `python -m restorers` runs __main__.py; the installed console script is called `restorers`.
     prog = "python -m restorers" if Path(sys.argv[0]).name == "__main__.py" else "restorers"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = _OneLineErrors(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     restore = sub.add_parser("restore", help="restore images (files and folders) with one model")

@@ -166,8 +166,6 @@ MAX_ZIP_TOTAL_MB_ENV = "RESTORERS_MAX_ZIP_TOTAL_MB"  # uncompressed bytes of the
 DEFAULT_MAX_ZIP_TOTAL_MB = 512
 MAX_ZIP_RATIO_ENV = "RESTORERS_MAX_ZIP_RATIO"  # uncompressed / compressed size of one member
 DEFAULT_MAX_ZIP_RATIO = 100
-MAX_FRAMES_IN_IMAGE_ENV = "RESTORERS_MAX_IMAGE_FRAMES"  # frames an animated image may declare (we read the first)
-DEFAULT_MAX_FRAMES_IN_IMAGE = 1000
 
 
 def _megabytes(name: str, default: float) -> int:
