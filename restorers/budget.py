@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from . import limits
 
@@ -120,8 +120,9 @@ def assumed_faces(faces: int | None = None) -> int:
 # --- one model on one image ---------------------------------------------------------------------------------
 
 def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mode: str = "aligned",
-               background: str | None = "lanczos", faces: int | None = None) -> Estimate:
-    """One model restoring one ``width`` x ``height`` image to ``outscale``."""
+               background: str | None = "lanczos", faces: int | None = None, passes: int = 1) -> Estimate:
+    """One model restoring one ``width`` x ``height`` image to ``outscale``; ``passes``: how many times a face
+    model restores each face (a CodeFormer fidelity sweep of N weights: N)."""
     out_mp = _mp(width * outscale, height * outscale)
     family = _family(name)
     if family == "baseline":
@@ -133,9 +134,9 @@ def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mod
     if family == "face":
         per_face = FACE_S.get(name, FACE_DEFAULT_S)
         if mode != "whole":
-            return part(name, MODEL_LOAD_S + per_face + RESIZE_S_PER_MP * out_mp)
+            return part(name, MODEL_LOAD_S + per_face * passes + RESIZE_S_PER_MP * out_mp * passes)
         count = assumed_faces(faces)
-        cost = part(name, MODEL_LOAD_S + DETECT_S + per_face * count)
+        cost = part(name, MODEL_LOAD_S + DETECT_S + per_face * count * passes)
         if background and background != "none":
             cost = cost + model_cost(background, width, height, outscale)
         return cost
@@ -175,25 +176,33 @@ def metrics_cost(metrics: Sequence[str], width: int, height: int, comparisons: i
 # --- one request per action ---------------------------------------------------------------------------------
 
 def restore_cost(size: tuple[int, int], models: Sequence[str], outscale: float = 2.0, *, mode: str = "whole",
-                 background: str | None = "lanczos", faces: int | None = None, factor: float = 1.0) -> Estimate:
-    """The Restore action: every model on one image (``size`` = (width, height))."""
+                 background: str | None = "lanczos", faces: int | None = None, factor: float = 1.0,
+                 passes: Mapping[str, int] | None = None) -> Estimate:
+    """The Restore action: every model on one image (``size`` = (width, height)); ``passes``: model -> how
+    many results it makes (a fidelity sweep), 1 when absent."""
     width, height = size
-    return total(model_cost(m, width, height, outscale, mode=mode, background=background, faces=faces)
-                 for m in models).scaled(factor)
+    passes = passes or {}
+    return total(model_cost(m, width, height, outscale, mode=mode, background=background, faces=faces,
+                            passes=passes.get(m, 1)) for m in models).scaled(factor)
 
 
 def evaluate_cost(sizes: Sequence[tuple[int, int]], degradation: str, models: Sequence[str],
-                  metrics: Sequence[str], *, face_mode: str = "aligned", factor: float = 1.0) -> Estimate:
-    """Degrade -> restore with every model -> score every column, for each ground truth."""
+                  metrics: Sequence[str], *, face_mode: str = "aligned", factor: float = 1.0,
+                  passes: Mapping[str, int] | None = None) -> Estimate:
+    """Degrade -> restore with every model -> score every column, for each ground truth (``passes`` as in
+    restore_cost: a model with N passes adds N columns)."""
+    passes = passes or {}
+    columns = sum(passes.get(m, 1) for m in models)
     estimate = Estimate()
     for width, height in sizes:
         small = degraded_size(degradation, width, height)
         outscale = width / small[0]
         estimate = estimate + degrade_cost(degradation, width, height)
-        estimate = estimate + metrics_cost(metrics, width, height, comparisons=1 + len(models))
+        estimate = estimate + metrics_cost(metrics, width, height, comparisons=1 + columns)
         for model in models:
-            estimate = estimate + model_cost(model, small[0], small[1], outscale, mode=face_mode)
-            estimate = estimate + part(model, RESIZE_S_PER_MP * _mp(width, height))  # match_size
+            n = passes.get(model, 1)
+            estimate = estimate + model_cost(model, small[0], small[1], outscale, mode=face_mode, passes=n)
+            estimate = estimate + part(model, RESIZE_S_PER_MP * _mp(width, height) * n)  # match_size
     return estimate.scaled(factor)
 
 

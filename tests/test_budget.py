@@ -165,3 +165,12 @@ def test_faces_per_photo_are_capped_to_the_largest(monkeypatch):
     assert sorted(round(f.width) for f in result.faces) == [60, 80]  # the two largest, not the first two
     monkeypatch.setenv(limits.MAX_FACES_ENV, "0")  # 0: no cap
     assert len(face.restore_faces(image, lambda crops: crops, 64, detector=Detector()).faces) == 4
+
+
+def test_a_fidelity_sweep_costs_one_pass_per_weight():
+    one = budget.restore_cost((512, 512), ["codeformer"], 2.0, mode="whole")
+    three = budget.restore_cost((512, 512), ["codeformer"], 2.0, mode="whole", passes={"codeformer": 3})
+    face_part = one.seconds - budget.MODEL_LOAD_S - budget.DETECT_S - budget.model_cost("lanczos", 512, 512, 2.0).seconds
+    assert three.seconds == pytest.approx(one.seconds + 2 * face_part)
+    columns = budget.evaluate_cost([SMALL], "stackblur:8", ["codeformer"], ["ssim"], passes={"codeformer": 3})
+    assert columns.seconds > 2.5 * budget.evaluate_cost([SMALL], "stackblur:8", ["codeformer"], ["ssim"]).seconds - 10

@@ -233,3 +233,15 @@ def test_the_app_keeps_gradios_cache_in_its_own_folder(monkeypatch):
     tmpdirs.use_for_gradio()
     assert os.environ["GRADIO_TEMP_DIR"] == str(tmpdirs.GRADIO_DIR)
     assert tmpdirs.GRADIO_DIR.parent == tmpdirs.RUN_DIR
+
+
+def test_app_estimators_read_the_handlers_arguments():
+    from webui import costs
+
+    face = example("astronaut_face_low.png")
+    single = costs.restore(face, ["codeformer"], 2.0, "whole", "lanczos", False, 0, 0.9, 1.0, "0.5")
+    sweep = costs.restore(face, ["codeformer"], 2.0, "whole", "lanczos", False, 0, 0.9, 1.0, "0, 0.5, 1")
+    centre = costs.restore(face, ["codeformer"], 2.0, "whole", "lanczos", True, 0, 0.9, 1.0, "0.5")
+    assert centre.seconds < single.seconds < sweep.seconds
+    assert costs.restore(None, ["lanczos"]).seconds == 0  # nothing to read: the handler says so
+    assert costs.count_seeds("1-100000000") is None and costs.count_seeds("1,2,10-14") == 7  # never expanded

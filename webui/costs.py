@@ -72,23 +72,40 @@ def _number(value: Any, default: float) -> float:
     return number if number == number and abs(number) != float("inf") else default
 
 
+def sweep_passes(models: Sequence[str], fidelity: Any) -> dict[str, int]:
+    """model -> results per image: a CodeFormer fidelity sweep ("0, 0.5, 1") makes one per weight."""
+    from .fidelity import fidelity_models, parse_fidelities
+
+    try:
+        count = len(parse_fidelities(fidelity))
+    except Exception:  # noqa: BLE001 - a bad weight: the handler reports it
+        count = 1
+    sweeping = fidelity_models()
+    return {m: count for m in models if m in sweeping}
+
+
 def restore(image: str | None, models: Sequence[str] | None, outscale: float = 2.0, mode: str = "whole",
-            background: str = "lanczos", *_: Any, **__: Any) -> budget.Estimate:
+            background: str = "lanczos", only_center_face: Any = False, min_face: Any = 0, threshold: Any = 0.9,
+            blend: Any = 1.0, fidelity: Any = None, *_: Any, **__: Any) -> budget.Estimate:
     size = image_size(image)
     if size is None or not models:
         return budget.Estimate()
-    return budget.restore_cost(size, list(models), _number(outscale, 2.0), mode=mode, background=background,
-                               factor=factor())
+    models = [m for m in models if isinstance(m, str)]
+    return budget.restore_cost(size, models, _number(outscale, 2.0), mode=mode, background=background,
+                               faces=1 if only_center_face is True else None, factor=factor(),
+                               passes=sweep_passes(models, fidelity))
 
 
 def evaluate(files: Any, spec: str, seed: Any = 0, models: Sequence[str] | None = None,
-             metrics: Sequence[str] | None = None, face_mode: str = "aligned", *_: Any, **__: Any) -> budget.Estimate:
+             metrics: Sequence[str] | None = None, face_mode: str = "aligned", fidelity: Any = None,
+             *_: Any, **__: Any) -> budget.Estimate:
     from restorers.evaluate import DEFAULT_METRICS
 
     sizes = upload_sizes(files)
+    names = [m for m in (models or []) if isinstance(m, str)]
     try:
-        return budget.evaluate_cost(sizes, spec or "", list(models or []), list(metrics or DEFAULT_METRICS),
-                                    face_mode=face_mode, factor=factor())
+        return budget.evaluate_cost(sizes, spec or "", names, list(metrics or DEFAULT_METRICS),
+                                    face_mode=face_mode, factor=factor(), passes=sweep_passes(names, fidelity))
     except ValueError:
         return budget.Estimate()  # a bad spec: the handler reports it
 
