@@ -15,6 +15,7 @@ PALETTE = ["#9ca3af", "#4f46e5", "#db2777", "#059669", "#d97706", "#0891b2", "#7
 PANEL_W, PANEL_H = 300, 220
 PER_ROW = 3
 MARGIN = 12
+TOP = 34  # clear of the label gradio draws over an image's top-left corner
 
 
 def panel_range(values: list[float]) -> tuple[float, float]:
@@ -47,7 +48,7 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
     metrics = [m for m in metrics if m in summary]
     rows = max(1, math.ceil(len(metrics) / PER_ROW))
     per_row = min(PER_ROW, max(1, len(metrics)))
-    legend_h = 16 + 20 * math.ceil(len(columns) / 3)
+    legend_h = TOP + 16 + 20 * math.ceil(len(columns) / 3)
     width = per_row * PANEL_W + (per_row + 1) * MARGIN
     height = legend_h + rows * (PANEL_H + MARGIN) + MARGIN
     img = Image.new("RGB", (width, height), "white")
@@ -59,7 +60,7 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
     slot = (width - 2 * MARGIN) // 3
     for i, column in enumerate(columns):
         x = MARGIN + (i % 3) * slot
-        y = MARGIN + (i // 3) * 20
+        y = TOP + MARGIN + (i // 3) * 20
         draw.rectangle([x, y + 2, x + 12, y + 14], fill=colour[column])
         draw.text((x + 18, y), column, fill="#111827", font=normal)
 

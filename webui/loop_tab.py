@@ -95,6 +95,6 @@ def build_loop_tab() -> dict:
             rows, inputs=[image, model, runs, scale, truth],
             label="Examples (click to run; models without weights here are left out)",
             fn=lambda *a: run_repeated(*a, 2.0), outputs=outputs, run_on_click=True, cache_examples=False,
-            visible_columns=[0, 1],
+            visible_columns=[0],
         )
     return {"image": image}

@@ -198,5 +198,6 @@ def build_measure_tab() -> dict:
             label="Examples (two clean faces; click to run; models without weights here are left out)",
             fn=lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)),
             outputs=outputs, run_on_click=True, cache_examples=False,
+            example_labels=["Two faces, downscale x4", "Two faces, downscale x2 + JPEG 40"],
         )
     return {"files": files}

@@ -59,7 +59,7 @@ def start_app() -> tuple[object, str]:
 # ---- page helpers -------------------------------------------------------------------------------------
 
 def open_tab(page: Page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    page.get_by_role("tab", name=name, exact=True).click()
 
 
 def upload(page: Page, elem_id: str, *paths: Path) -> None:
@@ -83,7 +83,8 @@ def set_models(page: Page, container: str, wanted: list[str]) -> None:
     for i in range(boxes.count()):
         label = boxes.nth(i)
         checkbox = label.locator("input[type=checkbox]")
-        if checkbox.is_checked() != (label.inner_text().strip() in wanted):
+        # Labels carry the model's state after a dot ("Lanczos (baseline) · ready").
+        if checkbox.is_checked() != (label.inner_text().strip().split(" · ")[0] in wanted):
             checkbox.click()
 
 
@@ -134,37 +135,36 @@ def shoot(page: Page, path: Path, until: Locator) -> None:
 
 def restore(page: Page, out: Path) -> None:
     upload(page, "restore-input", EXAMPLES / "astronaut_face_low.png")
-    page.wait_for_selector("#restore-preview img")
+    page.wait_for_selector("#restore-input img")
     set_models(page, "#restore-models", ["Bicubic (baseline)", "Lanczos (baseline)"])
     page.click("#restore-run")
     page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2")
-    pick_dropdown(page, "restore-compare", "bicubic")
+    pick_dropdown(page, "restore-compare", "Bicubic (baseline)")
     page.wait_for_selector("#restore-slider img[src*='bicubic']")
     settle(page)
-    shoot(page, out / "restore.png", page.locator("#restore-status"))
+    shoot(page, out / "restore.png", page.locator("#restore-timings"))
 
 
 def measure(page: Page, out: Path) -> None:
     open_tab(page, "Degrade & Measure")
     upload(page, "measure-input", EXAMPLES / "astronaut_face.png", EXAMPLES / "grace_hopper_face.png")
-    # Downscale x4, so the two resizers have work to do (a same-size blur leaves them equal to the input).
-    page.get_by_role("combobox", name="Degradation", exact=True).click()
-    page.get_by_role("option", name="Downscale (factor)").click()
+    # The tab's default, downscale x4, gives the two resizers work to do (a same-size blur would not).
     page.wait_for_function("document.querySelector('#measure-spec textarea, #measure-spec input').value === 'downscale:4'")
     page.get_by_role("button", name="Preview degradation").click()
     block(page, "Clean / degraded (first image)").locator("img").first.wait_for()
     set_models(page, "#measure-models", ["Bicubic (baseline)", "Lanczos (baseline)"])
     page.click("#measure-run")
     page.locator("#measure-table").get_by_text("PSNR (dB)").first.wait_for(timeout=TIMEOUT_MS)
-    block(page, "Scores (PSNR left out: other scale)").locator(".vega-embed svg").wait_for()
+    page.wait_for_selector("#measure-chart img")
+    page.wait_for_selector("#measure-gallery img")
     settle(page)
-    shoot(page, out / "measure.png", block(page, "Outputs (at ground-truth size)"))
+    shoot(page, out / "measure.png", page.locator("#measure-gallery"))
 
 
 def loop(page: Page, out: Path) -> None:
     open_tab(page, "Repeated Run")
     upload(page, "loop-input", EXAMPLES / "grace_hopper_face_blurred.png")
-    upload_by_label(page, "Ground truth (optional)", EXAMPLES / "grace_hopper_face.png")
+    upload(page, "loop-truth", EXAMPLES / "grace_hopper_face.png")
     set_number(page, "#loop-runs input[type=number]", "5")
     page.click("#loop-run")
     page.wait_for_selector("#loop-gif img[src*='.gif']")
