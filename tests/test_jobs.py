@@ -245,3 +245,18 @@ def test_app_estimators_read_the_handlers_arguments():
     assert centre.seconds < single.seconds < sweep.seconds
     assert costs.restore(None, ["lanczos"]).seconds == 0  # nothing to read: the handler says so
     assert costs.count_seeds("1-100000000") is None and costs.count_seeds("1,2,10-14") == 7  # never expanded
+
+
+def test_a_job_called_inside_another_keeps_the_outer_deadline(monkeypatch, fake_spaces):
+    monkeypatch.setenv(limits.REQUEST_TIME_LIMIT_ENV, "30")
+    monkeypatch.setenv(limits.REQUEST_BUDGET_ENV, "100")
+
+    @jobs.job(lambda: _seconds(500))  # over budget on its own, but it runs as part of the outer request
+    def inner():
+        return cancel.current().limit_s
+
+    @jobs.job(lambda: _seconds(1))
+    def outer():
+        return inner()
+
+    assert outer() == pytest.approx(30, abs=1)  # the outer time limit, carried into the "GPU worker"

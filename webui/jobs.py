@@ -169,8 +169,8 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
         else:
             @functools.wraps(fn)
             def plain_handler(*args: Any, **kwargs: Any):
-                if cancel.current() is not None:  # called from another job (e.g. an Examples lambda): one budget
-                    return fn(*args, **kwargs)
+                if cancel.current() is not None:  # called from inside another job: its budget and deadline hold
+                    return target(*args, **kwargs)
                 began = time.monotonic()
                 try:
                     deadline = start(args, kwargs)

@@ -45,7 +45,7 @@ def _inside(fn: Callable) -> Callable:
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_inner(*args: Any, **kwargs: Any):
-            deadline = cancel.make(kwargs.pop(TIME_LEFT_KWARG, None))
+            deadline = cancel.make(kwargs.pop(TIME_LEFT_KWARG)) if TIME_LEFT_KWARG in kwargs else cancel.current()
             iterator = fn(*args, **kwargs)
             while True:
                 with cancel.use(deadline):
@@ -58,7 +58,9 @@ def _inside(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def inner(*args: Any, **kwargs: Any):
-        with cancel.deadline(kwargs.pop(TIME_LEFT_KWARG, None)):
+        if TIME_LEFT_KWARG not in kwargs:  # called from inside another job: its deadline stays
+            return fn(*args, **kwargs)
+        with cancel.deadline(kwargs.pop(TIME_LEFT_KWARG)):
             return fn(*args, **kwargs)
     return inner
 
