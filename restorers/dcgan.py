@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .animate import contact_sheet, images_to_uint8, interpolation_path, path_length, resize_lanczos, seed_to_z
 from .archs.dcgan import DCGANDiscriminator, DCGANGenerator, generator_config
+from .limits import MAX_GENERATOR_PARAMS_ENV, max_generator_params
 
 FORMAT = "restorers-dcgan"
 FORMAT_VERSION = 1
@@ -84,6 +85,15 @@ def _strip_module(state: Mapping[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+def _check_size(build: Callable[[], torch.nn.Module], name: str) -> None:
+    """Count the network's parameters on the meta device (no memory) before building it for real."""
+    with torch.device("meta"):
+        count = sum(p.numel() for p in build().parameters())
+    if count > max_generator_params():
+        raise CheckpointError(f"{name} describes a network of {count / 1e6:,.0f} M parameters; at most "
+                              f"{max_generator_params() / 1e6:,.0f} M are built here (${MAX_GENERATOR_PARAMS_ENV})")
+
+
 def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> DCGANModel:
     """Recognise a loaded checkpoint (see the module docstring) and build the generator from it."""
     if not isinstance(checkpoint, dict):
@@ -108,6 +118,7 @@ def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> D
         shape = generator_config(state)
     except ValueError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
+    _check_size(lambda: DCGANGenerator(shape["nz"], shape["ngf"], shape["nc"], shape["image_size"]), name)
     generator = DCGANGenerator(shape["nz"], shape["ngf"], shape["nc"], shape["image_size"])
     try:
         generator.load_state_dict(state, strict=True)
@@ -118,9 +129,17 @@ def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> D
                               f"{unexpected}, or different shapes)") from exc
     discriminator = None
     if isinstance(discriminator_state, dict):
+        discriminator_state = _strip_module(discriminator_state)
+        # Its width comes from the tensors the file holds, never from a recorded number: a config saying
+        # ndf=10**6 would otherwise allocate terabytes before load_state_dict could object.
+        first = discriminator_state.get("main.0.weight")
+        ndf = int(first.shape[0]) if isinstance(first, torch.Tensor) and first.ndim == 4 else 0
         try:
-            discriminator = DCGANDiscriminator(int(extra.get("ndf", 64)), shape["nc"], shape["image_size"])
-            discriminator.load_state_dict(_strip_module(discriminator_state), strict=True)
+            if not 1 <= ndf <= 2048:
+                raise ValueError("no usable discriminator width")
+            _check_size(lambda: DCGANDiscriminator(ndf, shape["nc"], shape["image_size"]), name)
+            discriminator = DCGANDiscriminator(ndf, shape["nc"], shape["image_size"])
+            discriminator.load_state_dict(discriminator_state, strict=True)
         except (RuntimeError, ValueError):
             discriminator = None  # sampling needs only the generator
     config = {**extra, **shape}

@@ -146,6 +146,16 @@ def declared_bytes_pickle() -> bytes:
     return b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"xyz"
 
 
+def dcgan_pt(nz: int, widths: list[int], nc: int = 3) -> bytes:
+    """A bare DCGAN generator state_dict whose weights are zero-stride views: any shape over one number."""
+    channels = [nz, *widths, nc]
+    state = {f"main.{3 * k}.weight": torch.zeros(1).expand(channels[k], channels[k + 1], 4, 4)
+             for k in range(len(channels) - 1)}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
 def png_header_bomb(width: int = 28000, height: int = 28000) -> bytes:
     """A valid PNG signature and IHDR declaring width x height RGB, with a few rows of data."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -206,6 +216,8 @@ def _bomb_cases(folder: Path) -> dict[str, tuple[str, object]]:
         "channels.pt": config_pt(img_resolution=1024, synthesis_kwargs={"channel_base": 2**20, "channel_max": 4096}),
         "resolution.pt": config_pt(img_resolution=2**20),
         "storage.pkl": storage_bomb_pickle(),
+        "dcgan_wide.pth": dcgan_pt(100_000, [100_000]),
+        "dcgan_deep.pth": dcgan_pt(2048, [2048 * 2**k for k in range(6, -1, -1)]),
         "declared_bytes.pkl": declared_bytes_pickle(),
         "header_bomb.png": png_header_bomb(),
         "frames.gif": many_frames_gif(),
@@ -215,7 +227,8 @@ def _bomb_cases(folder: Path) -> dict[str, tuple[str, object]]:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     cases: dict[str, tuple[str, object]] = {
-        name: ("generator" if name.endswith((".pkl", ".pt")) else "batch" if name.endswith(".zip") else "image",
+        name: ("generator" if name.endswith((".pkl", ".pt")) else "dcgan" if name.endswith(".pth")
+               else "batch" if name.endswith(".zip") else "image",
                str(folder / name))
         for name in files
     }
@@ -232,6 +245,7 @@ from restorers import images
 from restorers.generate import load_generator, parse_seeds
 from restorers.stylegan_pickle import load_stylegan2_ada_pickle
 from restorers.uploads import read_batch
+from restorers.dcgan import load_checkpoint
 import test_hostile
 from pathlib import Path
 
@@ -241,6 +255,7 @@ calls = {
     "image": images.load_image,
     "batch": lambda path: read_batch([path], 24),
     "seeds": parse_seeds,
+    "dcgan": load_checkpoint,
 }
 # Warm up what a first call pays anyway (meta-device build, Pillow plugins), so it is not counted.
 with torch.device("meta"):
@@ -287,6 +302,8 @@ BOMBS = {
     "channels.pt": "M parameters; at most",
     "resolution.pt": "img_resolution must be a power of two",
     "storage.pkl": "storage in the pickle is damaged",
+    "dcgan_wide.pth": "not a DCGAN generator this app builds",
+    "dcgan_deep.pth": "M parameters; at most",
     "declared_bytes.pkl": "declares a 1099511627776-byte item",
     "header_bomb.png": "28000x28000",
     "sixty_4k.zip": "holds 60 images; at most 24",

@@ -91,6 +91,10 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+MAX_WIDTH = 2048  # nz, ngf, ndf: the tutorial uses 100 and 64
+MAX_IMAGE_SIZE = 512
+
+
 def generator_config(state_dict: Mapping[str, Any]) -> dict[str, int]:
     """Read (nz, ngf, nc, image_size) from a generator state_dict in the ``main.N.*`` layout.
 
@@ -108,4 +112,9 @@ def generator_config(state_dict: Mapping[str, Any]) -> dict[str, int]:
     image_size = 4 * 2 ** (len(convs) - 1)
     if len(convs) < 2 or any(tuple(w.shape[2:]) != (4, 4) for w in convs):
         raise ValueError("not a DCGAN generator: expected 4x4 transposed convolutions in 'main'")
+    # Shapes are only declarations: a zero-stride view in the file can claim any size over one stored number,
+    # so the network built from them is bounded here, before anything is allocated.
+    if not (1 <= nz <= MAX_WIDTH and 1 <= ngf <= MAX_WIDTH and 1 <= nc <= 4 and image_size <= MAX_IMAGE_SIZE):
+        raise ValueError(f"not a DCGAN generator this app builds: nz={nz}, ngf={ngf}, nc={nc}, image size {image_size} "
+                         f"(at most {MAX_WIDTH} channels, 4 colours, {MAX_IMAGE_SIZE} px)")
     return {"nz": nz, "ngf": ngf, "nc": nc, "image_size": image_size}
