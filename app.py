@@ -22,7 +22,7 @@ from restorers.hub import set_default_download_progress
 from restorers.limits import max_upload_bytes
 from restorers.runtime import describe, pick_device, resolve_precision
 from webui import jobs, zerogpu
-from webui.common import report_download
+from webui.common import refresh_pickers_on_load, report_download
 from webui.tmpdirs import sweep_outputs, tmp_max_age_s
 from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
@@ -79,13 +79,14 @@ def create_demo() -> gr.Blocks:
             with gr.Tab("Degrade & Measure", id="measure"):
                 measure = build_measure_tab()
             with gr.Tab("Repeated Run", id="loop"):
-                build_loop_tab()
+                loop = build_loop_tab()
             with gr.Tab("Video", id="video"):
                 build_video_tab()
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(restore["image"], measure["files"], tabs)
             with gr.Tab("Models", id="models"):
                 build_models_tab()
+        refresh_pickers_on_load(demo, [restore["models"], measure["models"], loop["model"]])
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.
     demo.queue(default_concurrency_limit=jobs.concurrency(), max_size=16)
     # One lane for every event that does real work (Examples and previews included): see webui/jobs.py.

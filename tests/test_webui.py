@@ -102,3 +102,13 @@ def test_interpolate_examples_say_when_their_weights_are_missing(hub_cache):
     labels = [c["props"].get("label") or "" for c in demo.get_config_file()["components"] if c["type"] == "dataset"]
     walk = [label for label in labels if "StyleGAN2-ADA FFHQ" in label]
     assert walk and "missing here" in walk[0]
+
+
+def test_pickers_refresh_their_states_when_the_page_opens(hub_cache, monkeypatch):
+    with gr.Blocks() as demo:
+        picker = gr.CheckboxGroup(common.model_choices(*common.PICKER_FAMILIES))
+        common.refresh_pickers_on_load(demo, [picker])
+    assert "missing weights" in str(picker.choices)
+    monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "cached")  # e.g. after "Download now"
+    (update,) = list(demo.fns.values())[-1].fn()
+    assert all(label.endswith("· ready") for label, _ in update["choices"])

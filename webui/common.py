@@ -71,6 +71,19 @@ def model_choices(*families: str) -> list[tuple[str, str]]:
     return [(f"{spec.title} · {model_state(spec)[0]}", spec.name) for spec in specs(*families)]  # type: ignore[arg-type]
 
 
+PICKER_FAMILIES = ("baseline", "sr", "face")
+
+
+def refresh_pickers_on_load(demo: gr.Blocks, pickers: list) -> None:
+    """Re-read every picker's model states each time the page opens: weights downloaded since the app
+    started (a first use, "Download now") then show as ready without a restart."""
+    def fresh():
+        choices = model_choices(*PICKER_FAMILIES)
+        return [gr.update(choices=choices) for _ in pickers]
+
+    demo.load(fresh, None, pickers, api_visibility="private", queue=False)
+
+
 _REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")
 
 

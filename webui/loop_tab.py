@@ -97,4 +97,4 @@ def build_loop_tab() -> dict:
             fn=lambda *a: run_repeated(*a, 2.0), outputs=outputs, run_on_click=True, cache_examples=False,
             visible_columns=[0],
         )
-    return {"image": image}
+    return {"image": image, "model": model}

@@ -200,4 +200,4 @@ def build_measure_tab() -> dict:
             outputs=outputs, run_on_click=True, cache_examples=False,
             example_labels=["Two faces, downscale x4", "Two faces, downscale x2 + JPEG 40"],
         )
-    return {"files": files}
+    return {"files": files, "models": models}

@@ -221,4 +221,4 @@ def build_restore_tab() -> dict:
             outputs=outputs, run_on_click=True, cache_examples=False, elem_id="restore-examples",
             visible_columns=[0], examples_per_page=8,
         )
-    return {"image": image}
+    return {"image": image, "models": models}
