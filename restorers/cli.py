@@ -214,6 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if fidelities is None:
         return 2
     truths = _load_folder([args.gt])
+    unreadable = len(iter_inputs([args.gt])) - len(truths)  # each already reported on its own line
     if not truths:
         print("error: no readable ground-truth images", file=sys.stderr)
         return 2
@@ -238,7 +239,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"warning: {note}", file=sys.stderr)
     for model, message in result.failures.items():
         _fail(model, message)
-    return 1 if result.failures or result.skipped else 0
+    return 1 if result.failures or result.skipped or unreadable else 0
 
 
 def cmd_loop(args: argparse.Namespace) -> int:

@@ -166,6 +166,18 @@ def png_header_bomb(width: int = 28000, height: int = 28000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
+def text_chunk_bomb(megabytes: int = 64) -> bytes:
+    """A valid 4x4 PNG with a zTXt chunk that inflates to ``megabytes`` of zeros."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    payload = zlib.compress(b"\x00" * (megabytes * 2**20), 1)
+    return png[:33] + chunk(b"zTXt", b"Comment\x00\x00" + payload) + png[33:]
+
+
 def big_png(side: int = 4096) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (side, side)).save(buffer, format="PNG", compress_level=1)
@@ -221,6 +233,7 @@ def _bomb_cases(folder: Path) -> dict[str, tuple[str, object]]:
         "declared_bytes.pkl": declared_bytes_pickle(),
         "header_bomb.png": png_header_bomb(),
         "frames.gif": many_frames_gif(),
+        "text_chunk.png": text_chunk_bomb(),
         "sixty_4k.zip": many_images_zip(),
         "huge_member.zip": huge_member_zip(),
     }
@@ -308,6 +321,7 @@ BOMBS = {
     "header_bomb.png": "28000x28000",
     "sixty_4k.zip": "holds 60 images; at most 24",
     "huge_member.zip": "unpacks to 2048 MB",
+    "text_chunk.png": "not a readable image",
     "seeds 1-100000000": "at most 32 seeds",
     "seeds 0-4294967295": "at most 32 seeds",
 }
@@ -648,3 +662,12 @@ def test_evaluate_in_the_app_keeps_both_uploads_of_one_name_and_skips_a_bad_one(
     assert sorted(set(per_image["image"])) == ["face-2.png", "face.png"]
     assert len(gallery) == 4 and len({path for path, _ in gallery}) == 4  # 2 images x (degraded, bicubic)
     assert "2 image(s)" in note
+
+
+def test_cli_evaluate_reports_an_unreadable_ground_truth_and_exits_non_zero(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    _face_png(tmp_path / "a.png")
+    (tmp_path / "b.png").write_text("not an image")
+    code, err = _run_cli(["evaluate", str(tmp_path), "--degrade", "stackblur:2", "--models", "bicubic",
+                          "--metrics", "ssim"], capsys)
+    assert code == 1 and "b.png: not a readable image" in err and "Traceback" not in err, err
