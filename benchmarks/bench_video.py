@@ -45,7 +45,7 @@ CASES = ("throughput", "memory", "steady")
 SIZE_480P = (854, 480)
 STEADY_FACE = "00002.png"
 STEADY_FPS = 25.0
-MEMORY_SECONDS = (15, 60)
+MEMORY_SECONDS = (15, 60, 300)
 
 
 # ----------------------------------------------------------------------------------------------------
