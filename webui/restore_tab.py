@@ -210,7 +210,8 @@ def build_restore_tab() -> dict:
     outputs = [gallery, slider, compare_with, timings, faces, status, files, compare_state]
     image.upload(check_upload, image, None, api_visibility="private")
     models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
-    run.click(run_restore_in_page, inputs, outputs, api_visibility="private")
+    # scroll_to_output: on a phone the results sit below the whole input column.
+    run.click(run_restore_in_page, inputs, outputs, api_visibility="private", scroll_to_output=True)
     api_run.click(run_restore, inputs, outputs, api_name="restore")
     compare_with.change(pick_comparison, [compare_with, compare_state], slider, api_visibility="private")
     with examples_slot:
