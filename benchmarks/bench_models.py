@@ -50,7 +50,7 @@ from restorers import images, networks  # noqa: E402
 from restorers import restorer as restorer_module  # noqa: E402
 from restorers.registry import ModelSpec, get_spec  # noqa: E402
 from restorers.runtime import cpu_supports_bf16, inference, resolve_precision  # noqa: E402
-from restorers.tiling import tiled_apply  # noqa: E402
+from restorers.tiling import network_context, tiled_apply  # noqa: E402
 
 SEED = 0
 LONG_CALL_S = 20.0  # a warm-up longer than this also counts as a sample (first-call overhead is < 1 s)
@@ -176,11 +176,12 @@ def _sr_subject(spec: ModelSpec, size: int, tile: int) -> Subject:
     net = networks.build_network(spec)
     multiple = int(getattr(net, "input_multiple", 1))  # x2plus pixel-unshuffles its input
     overlap = restorer_module.TILE_OVERLAP
+    context = network_context(net)
 
     def call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return tiled_apply(module, x, spec.scale, tile, overlap, multiple)
+        return tiled_apply(module, x, spec.scale, tile, overlap, multiple, context)
 
-    path = f"tiled {tile} (overlap {overlap})" if tile else "one piece"
+    path = f"tiled {tile} (overlap {overlap}, context {context})" if tile else "one piece"
     return Subject(net, sample_image(size), call, (0.0, 1.0), path)
 
 
@@ -346,6 +347,7 @@ class TimeBoxedNetwork(nn.Module):
         self.time_box_s = time_box_s
         self.deadline: float | None = None
         self.input_multiple = int(getattr(net, "input_multiple", 1))
+        self.tile_context = network_context(net)
         self.tile_seconds: list[float] = []
         self.run_pixels = 0
         self.skipped_pixels = 0
@@ -390,6 +392,7 @@ def run_sr2048(time_box_s: float = 600.0, device: str = "cpu", size: int = SR204
         "fast_path": f"{precision} autocast + channels_last",
         "tile": restorer_module.DEFAULT_TILE,
         "overlap": restorer_module.TILE_OVERLAP,
+        "context": boxed.tile_context,
         "tiles": tiles,
         "tiles_run": len(boxed.tile_seconds),
         "time_box_s": time_box_s,

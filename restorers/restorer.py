@@ -17,7 +17,7 @@ from . import cancel, images, limits
 from .networks import get_network
 from .registry import FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from .runtime import inference, pick_device, resolve_precision
-from .tiling import pad_to_multiple, tiled_apply
+from .tiling import network_context, pad_to_multiple, tiled_apply
 from .validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
 
 TILE_ENV = "RESTORERS_TILE"
@@ -201,7 +201,7 @@ class SRRestorer(Restorer):
         x, _, _ = pad_to_multiple(x, multiple)
         x = x.contiguous(memory_format=torch.channels_last)
         with inference(self.device, self.precision):
-            y = tiled_apply(net, x, scale, _tile_size(height, width, tile), TILE_OVERLAP, multiple)
+            y = tiled_apply(net, x, scale, _tile_size(height, width, tile), TILE_OVERLAP, multiple, network_context(net))
         out = images.from_tensor(y[:, :, : height * scale, : width * scale])[0]
         if outscale is not None and outscale != scale:
             out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")

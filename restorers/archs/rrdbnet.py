@@ -17,6 +17,11 @@ from torch import nn
 
 # Pixel-unshuffle factor applied before conv_first, per output scale.
 _UNSHUFFLE = {4: 1, 2: 2, 1: 4}
+# Context (in feature pixels, i.e. after pixel-unshuffle) that a tile needs for seamless tiling. The
+# receptive field grows by 15 px per RRDB (hundreds of pixels in all) but the influence of far pixels
+# decays fast: on the real x4plus weights, tiles of 128 px with 16 px of context differ from untiled
+# inference by 49.8 dB PSNR (max 31 grey levels), with 32 px by 57.3 dB (max 11).
+EFFECTIVE_CONTEXT = 32
 
 
 class ResidualDenseBlock(nn.Module):
@@ -82,6 +87,12 @@ class RRDBNet(nn.Module):
     def input_multiple(self) -> int:
         """Input H and W must be multiples of this (1 for scale 4, 2 for scale 2, 4 for scale 1)."""
         return self._unshuffle
+
+    @property
+    def tile_context(self) -> int:
+        """Input pixels of context a tile needs: the receptive field radius, capped at EFFECTIVE_CONTEXT."""
+        radius = 15 * len(self.body) + 3  # conv_first + 15 convs per RRDB + conv_body + the upsampling convs
+        return min(radius, EFFECTIVE_CONTEXT) * self._unshuffle
 
     @staticmethod
     def config_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:

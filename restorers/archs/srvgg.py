@@ -50,6 +50,12 @@ class SRVGGNetCompact(nn.Module):
         self.upsampler = nn.PixelShuffle(upscale)
 
     @property
+    def tile_context(self) -> int:
+        """Input pixels of context a tile needs to match untiled output: the exact receptive field radius
+        (one pixel per 3x3 conv; the convs sit at even indices of body)."""
+        return (len(self.body) + 1) // 2
+
+    @property
     def scale(self) -> int:
         """Output/input size ratio (same name as RRDBNet.scale)."""
         return self.upscale
