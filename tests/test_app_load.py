@@ -118,3 +118,15 @@ def test_the_time_limit_stops_a_running_job_with_a_message(app_url, big_image, m
     with pytest.raises(AppError, match="passed its time limit of 2 s"):
         client.predict(handle_file(big_image), "lanczos", 30, 1.0, None, 2, api_name="/loop")
     assert time.monotonic() - start < 15
+
+
+def test_an_over_budget_request_is_refused_through_the_api(app_url, monkeypatch):
+    from gradio_client.exceptions import AppError
+
+    monkeypatch.setenv(limits.REQUEST_BUDGET_ENV, "1")
+    client = Client(app_url, verbose=False)
+    start = time.monotonic()
+    with pytest.raises(AppError, match=r"would take about \d+ s of work here, more than this server's budget of 1 s"):
+        client.predict(handle_file(example("two_portraits.jpg")), ["realesrgan-x4plus"], 4.0, "whole", "lanczos",
+                       False, 0, 0.9, 1.0, api_name="/restore")
+    assert time.monotonic() - start < 10  # refused before any work
