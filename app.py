@@ -23,6 +23,7 @@ from restorers.limits import max_upload_bytes
 from restorers.runtime import describe, pick_device, resolve_precision
 from webui import jobs, zerogpu
 from webui.common import refresh_pickers_on_load, report_download
+from webui.dcgan_tab import build_dcgan_tab
 from webui.tmpdirs import sweep_outputs, tmp_max_age_s
 from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
@@ -84,6 +85,8 @@ def create_demo() -> gr.Blocks:
                 build_video_tab()
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(restore["image"], measure["files"], tabs)
+            with gr.Tab("DCGAN", id="dcgan"):
+                build_dcgan_tab()
             with gr.Tab("Models", id="models"):
                 build_models_tab()
         refresh_pickers_on_load(demo, [restore["models"], measure["models"], loop["model"]])

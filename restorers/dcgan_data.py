@@ -239,7 +239,8 @@ def load_hub_dataset(name: str | HubDataset, size: int, limit: int | None = None
     try:
         path = fetch(dataset.file)
     except WeightsError as exc:
-        raise DatasetError(f"dataset {dataset.title} is not available: {exc}") from exc
+        detail = str(exc).removeprefix("weights ")  # hub.fetch speaks of weights; here it is a data file
+        raise DatasetError(f"dataset {dataset.title} is not available: file {detail}") from exc
     return _collect(_parquet_images(path, dataset.image_column), size, dataset.title, limit)
 
 

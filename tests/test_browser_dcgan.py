@@ -1,0 +1,34 @@
+"""The DCGAN tab in a real browser (headless Chromium, Playwright): train one short epoch on the bundled
+example crops and see the loss chart and the samples update, then sample the checkpoint just trained."""
+from __future__ import annotations
+
+import pytest
+
+from test_browser import TIMEOUT, browser, open_tab, page  # noqa: F401 - the fixtures, shared
+
+pytestmark = pytest.mark.browser
+
+
+def _fill(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(value)
+    box.press("Enter")
+
+
+def test_dcgan_one_epoch_updates_chart_and_samples(page):
+    open_tab(page, "DCGAN")
+    page.wait_for_selector("#dcgan-train")
+    _fill(page, "dcgan-epochs", "2")
+    _fill(page, "dcgan-batch", "16")
+    page.click("#dcgan-train")
+    # Live: the status line counts iterations and the chart draws before the run is over.
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('iteration')",
+                           timeout=TIMEOUT)
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('done after 4 iterations')",
+                           timeout=TIMEOUT)
+    assert page.locator("#dcgan-losses canvas, #dcgan-losses svg").count() >= 1
+    assert page.locator("#dcgan-samples img").count() == 1
+    page.wait_for_selector("#dcgan-gif img[src*='.gif']", timeout=TIMEOUT)
+    assert "dcgan\n.pt" in page.inner_text("#dcgan-checkpoint")
+    page.click("#dcgan-sample")
+    page.wait_for_selector("#dcgan-grid img", timeout=TIMEOUT)
