@@ -185,6 +185,15 @@ def test_zerogpu_quota_error_gets_a_clear_message(fake_spaces):
     assert "exceeded your free ZeroGPU quota" in info.value.message and "run the app yourself" in info.value.message
 
 
+def test_zerogpu_worker_error_gets_a_clear_message():
+    error = gr.Error("GPU task aborted", title="ZeroGPU worker error")
+    assert not zerogpu.is_quota_error(error)
+    translated = jobs._translate(error)
+    assert translated.title == "GPU task stopped" and "ran past the GPU time" in translated.message
+    other = gr.Error("Please upload an image first.")
+    assert jobs._translate(other) is other
+
+
 def test_zerogpu_app_restore_runs_through_the_decorator(fake_spaces, monkeypatch):
     """The real Restore handler, decorated at import with ZeroGPU on: the work runs inside the GPU function."""
     import importlib

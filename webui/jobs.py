@@ -105,6 +105,8 @@ def _translate(exc: BaseException) -> gr.Error:
     if isinstance(exc, gr.Error):
         if zerogpu.is_quota_error(exc):
             return gr.Error(f"{exc.message}\n\n{zerogpu.QUOTA_HELP}", title="Out of GPU time", duration=None)
+        if zerogpu.is_worker_error(exc):
+            return gr.Error(f"{zerogpu.WORKER_HELP} ({exc.message})", title="GPU task stopped", duration=None)
         return exc
     return _message(exc)
 

@@ -84,10 +84,21 @@ def wrap(fn: Callable, duration: Callable[..., float]) -> Callable:
     return decorated
 
 
+WORKER_HELP = ("The GPU worker stopped before the result came back; most often the work ran past the GPU time "
+               "reserved for it. Try a smaller image, fewer models or fewer frames.")
+
+
 def is_quota_error(exc: BaseException) -> bool:
-    """spaces raises gr.Error titled 'ZeroGPU quota exceeded' / 'ZeroGPU illegal duration' / ... when out of GPU."""
+    """spaces raises gr.Error titled 'ZeroGPU quota exceeded' (or '... pending credits exceeded') when the
+    visitor's or the Space's GPU time is used up."""
     title = str(getattr(exc, "title", "") or "")
-    return title.startswith("ZeroGPU") or "ZeroGPU quota" in str(exc) or "GPU limit" in str(exc)
+    text = f"{title} {getattr(exc, 'message', exc)}"
+    return title.startswith("ZeroGPU") and ("quota" in text or "credits" in text or "GPU limit" in text)
+
+
+def is_worker_error(exc: BaseException) -> bool:
+    """spaces' 'ZeroGPU worker error' (the forked GPU worker died or was stopped at the end of its duration)."""
+    return str(getattr(exc, "title", "") or "").startswith("ZeroGPU worker")
 
 
 PRELOAD_ENV = "RESTORERS_PRELOAD"
