@@ -266,7 +266,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .animate import contact_sheet
     from .media import write_gif, write_mp4
-    from .generate import INTERPOLATIONS, latent_walk, load_generator, parse_seeds
+    from .generate import INTERPOLATIONS, check_walk, latent_walk, load_generator, parse_seeds
 
     interpolation = f"{args.space}-{args.method or ('cubic' if args.space == 'w' else 'slerp')}"
     if interpolation not in INTERPOLATIONS:
@@ -275,6 +275,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         return 2
     seeds = parse_seeds(args.seeds)  # cheap checks first: a bad value is reported before the generator loads
     check_number("fps", args.fps, MIN_FPS, MAX_FPS)
+    check_walk(len(seeds), args.frames, interpolation, args.psi, args.loop, args.size)
     generator = load_generator(args.pickle or args.model, args.device)
     from tqdm import tqdm
 

@@ -16,7 +16,7 @@ from .animate import path_length, render_latent_walk
 from .networks import get_network, prepare
 from .registry import ModelSpec, get_spec
 from .runtime import pick_device, resolve_precision
-from .validate import check_flag, check_int, check_number, check_optional_int
+from .validate import ParameterError, check_flag, check_int, check_number, check_optional_int
 
 # "space-method" names offered to users, as (latent space, interpolation method).
 INTERPOLATIONS: dict[str, tuple[str, str]] = {
@@ -97,6 +97,24 @@ class LatentWalk:
     seconds: float
 
 
+def check_walk(seed_count: int, frames_between: object, interpolation: object, psi: object, loop: object,
+               size: object) -> tuple[int, str, float, bool, int | None]:
+    """The walk's options, checked and normalised before anything is loaded (the app and the CLI call this
+    first, so a bad value is reported before the generator's weights are read)."""
+    if not isinstance(interpolation, str) or interpolation not in INTERPOLATIONS:
+        raise ParameterError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {str(interpolation)[:40]!r}")
+    frames_between = check_int("frames between keyframes", frames_between, 0, 240)
+    psi = float(check_number("truncation psi", psi, -1.0, 2.0))
+    loop = check_flag("loop", loop)
+    size = check_optional_int("output size", size, 0, 4096) or None
+    if seed_count < 2 and not loop:
+        raise ValueError("a walk needs at least two seeds")
+    total = path_length(seed_count, frames_between, loop)
+    if total > MAX_FRAMES:
+        raise ValueError(f"{total} frames asked; the limit is {MAX_FRAMES} (fewer seeds or frames between keyframes)")
+    return frames_between, interpolation, psi, loop, size
+
+
 def latent_walk(
     generator: torch.nn.Module,
     seeds: list[int],
@@ -109,17 +127,8 @@ def latent_walk(
     progress: Callable[[float, str], None] | None = None,
 ) -> LatentWalk:
     """Seeds (keyframes) -> a walk through latent space, one uint8 frame each (see animate.render_latent_walk)."""
-    if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got '{interpolation}'")
-    frames_between = check_int("frames between keyframes", frames_between, 0, 240)
-    psi = float(check_number("truncation psi", psi, -1.0, 2.0))
-    loop = check_flag("loop", loop)
-    size = check_optional_int("output size", size, 0, 4096) or None
-    if len(seeds) < 2 and not loop:
-        raise ValueError("a walk needs at least two seeds")
-    total = path_length(len(seeds), frames_between, loop)
-    if total > MAX_FRAMES:
-        raise ValueError(f"{total} frames asked; the limit is {MAX_FRAMES} (fewer seeds or frames between keyframes)")
+    frames_between, interpolation, psi, loop, size = check_walk(len(seeds), frames_between, interpolation, psi,
+                                                                loop, size)
     device = next(generator.parameters()).device
     fast = resolve_precision(device, precision) != "fp32"
     space, method = INTERPOLATIONS[interpolation]

@@ -602,6 +602,12 @@ APP_CASES = {
                      "fps must be a finite"),
     "walk size nan": ("interpolate_tab", "run_interpolation",
                       ["stylegan2-ada-ffhq", None, "1,2", 4, "w-cubic", 0.7, True, 24, nan], "output size must be a finite"),
+    "walk frames nan": ("interpolate_tab", "run_interpolation", ["stylegan2-ada-ffhq", None, "1,2", nan],
+                        "frames between keyframes must be a finite"),
+    "walk psi inf": ("interpolate_tab", "run_interpolation", ["stylegan2-ada-ffhq", None, "1,2", 4, "w-cubic", inf],
+                     "truncation psi must be a finite"),
+    "walk interpolation bogus": ("interpolate_tab", "run_interpolation", ["stylegan2-ada-ffhq", None, "1,2", 4, "sideways"],
+                                 "interpolation must be one of"),
     "walk random pkl": ("interpolate_tab", "run_interpolation", [None, "{random_pkl}", "1,2"], "not a StyleGAN2-ADA network pickle"),
     "walk list pt": ("interpolate_tab", "run_interpolation", [None, "{list_pt}", "1,2"], "expected a dict with 'config'"),
     "walk evil pkl": ("interpolate_tab", "run_interpolation", [None, "{evil_pkl}", "1,2"], "allow-list"),
@@ -671,3 +677,24 @@ def test_cli_evaluate_reports_an_unreadable_ground_truth_and_exits_non_zero(tmp_
     code, err = _run_cli(["evaluate", str(tmp_path), "--degrade", "stackblur:2", "--models", "bicubic",
                           "--metrics", "ssim"], capsys)
     assert code == 1 and "b.png: not a readable image" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('["stylegan2-ada-ffhq", null, "1,2", 4, "w-cubic", 0.7, true, NaN, 256]', "fps must be a finite number"),
+    ('["stylegan2-ada-ffhq", null, "1,2", NaN, "w-cubic", 0.7, true, 24, 256]', "frames between keyframes"),
+    ('["stylegan2-ada-ffhq", null, "1-100000000", 4, "w-cubic", 0.7, true, 24, 256]', "at most 32 seeds"),
+])
+def test_raw_http_call_with_nan_gets_a_message(app_url: str, body: str, expected: str) -> None:
+    """JSON allows NaN/Infinity literals; a raw call (not gradio_client, which refuses to send them) reaches the
+    handler with them, and the answer is an error event with a sentence."""
+    import urllib.request
+
+    base = app_url + "gradio_api/call/interpolate"
+    request = urllib.request.Request(base, data=('{"data": ' + body + "}").encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        event_id = json.loads(answer.read())["event_id"]
+    with urllib.request.urlopen(f"{base}/{event_id}", timeout=60) as stream:
+        text = stream.read().decode()
+    assert "event: error" in text and expected in text, text
+    _assert_clean_message(text)

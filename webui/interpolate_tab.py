@@ -6,7 +6,7 @@ import gradio as gr
 
 from restorers.animate import contact_sheet
 from restorers.media import write_gif, write_mp4
-from restorers.generate import latent_walk, load_generator, parse_seeds
+from restorers.generate import check_walk, latent_walk, load_generator, parse_seeds
 from restorers.limits import MAX_FPS, MIN_FPS
 from restorers.validate import check_int, check_number
 
@@ -43,10 +43,12 @@ def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds
         seed_list = parse_seeds(seeds)
         check_number("fps", fps, MIN_FPS, MAX_FPS)
         size = check_int("output size", size, 0, 4096) if size not in (None, "") else 0
+        frames_between, interpolation, psi, loop, size = check_walk(len(seed_list), frames_between, interpolation,
+                                                                    psi, loop, size)
         progress(0.0, desc="loading the generator")
         generator = load_generator(custom_pickle or model or "stylegan2-ada-ffhq")
         walk = latent_walk(generator, seed_list, frames_between, interpolation, psi, loop,
-                           size or None, progress=lambda f, d: progress(f, desc=d))
+                           size, progress=lambda f, d: progress(f, desc=d))
     except USER_ERRORS + (RuntimeError,) as exc:
         raise gr.Error(str(exc), duration=None) from exc
     folder = request_dir("walk")
