@@ -172,7 +172,7 @@ def build_video_tab() -> dict:
     event = run.click(run_video, inputs, outputs, api_name="video")
     stop.click(None, None, None, cancels=[event], api_visibility="private")
     gr.Examples(
-        [[example(EXAMPLE_CLIP), default, 2.0], [example(EXAMPLE_CLIP), "lanczos", 2.0]],
+        [[example(EXAMPLE_CLIP), name, 2.0] for name in dict.fromkeys([default, "lanczos"])],
         inputs=[video, model, scale], label="Example (public-domain portraits, a slow pan and zoom with a tone)",
         fn=run_video, outputs=outputs, run_on_click=True, cache_examples=False, elem_id="video-examples",
     )
