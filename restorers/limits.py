@@ -133,13 +133,17 @@ MAX_VIDEO_OUTPUT_PIXELS_ENV = "RESTORERS_MAX_VIDEO_OUTPUT_PIXELS"
 DEFAULT_MAX_VIDEO_OUTPUT_PIXELS = 3840 * 2160
 
 
+def max_video_frames() -> int:
+    return int_setting(MAX_VIDEO_FRAMES_ENV, DEFAULT_MAX_VIDEO_FRAMES)
+
+
 def check_video(seconds: float, frames: int, width: int, height: int, out_width: int, out_height: int) -> None:
     """Raise LimitError, saying which setting to change, when a clip (or the part asked for) is too big."""
     max_seconds = setting(MAX_VIDEO_SECONDS_ENV, DEFAULT_MAX_VIDEO_SECONDS)
     if seconds > max_seconds:
         raise LimitError(f"the clip is {seconds:.1f} s long; the limit is {max_seconds:g} s. Pick a part of it "
                          f"(start/end) or raise ${MAX_VIDEO_SECONDS_ENV}.")
-    max_frames = int_setting(MAX_VIDEO_FRAMES_ENV, DEFAULT_MAX_VIDEO_FRAMES)
+    max_frames = max_video_frames()
     if frames > max_frames:
         raise LimitError(f"the clip has about {frames} frames; the limit is {max_frames}. Pick a part of it "
                          f"(start/end, max frames) or raise ${MAX_VIDEO_FRAMES_ENV}.")

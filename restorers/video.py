@@ -179,10 +179,17 @@ def process_video(
     loop_start = time.perf_counter()
     finished = False
     try:
-        reader = media.read_frames(info, start_s or None, start_s + seconds if seconds else None, max_frames)
+        # A clip whose header gives no duration (a browser recording, say) is held to the frame limit as
+        # it is read: one frame past it is an error, not an endless job.
+        frame_cap = limits.max_video_frames()
+        reader = media.read_frames(info, start_s or None, start_s + seconds if seconds else None,
+                                   max_frames if max_frames is not None else frame_cap + 1)
         try:
             for frame in reader:
                 cancel.check()  # a request's time limit or a gone client stops here, between frames
+                if frames >= frame_cap:
+                    raise limits.LimitError(f"the clip has more than {frame_cap} frames; the limit is {frame_cap}. "
+                                            f"Pick a part of it or raise ${limits.MAX_VIDEO_FRAMES_ENV}.")
                 if is_face:
                     found = detector.detect(frame, threshold=threshold, min_size=min_face)
                     faces = tracker.update(frame, found)

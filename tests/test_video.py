@@ -180,6 +180,15 @@ def test_limits_are_settings_with_clear_messages(clips, tmp_path, monkeypatch):
     with pytest.raises(limits.LimitError, match=r"about 10 frames; the limit is 5.*RESTORERS_MAX_VIDEO_FRAMES"):
         run(clips["sound.mp4"], tmp_path / "x.mp4")
     run(clips["sound.mp4"], tmp_path / "x.mp4", max_frames=5, scale=1)  # a part of it fits
+    # A clip whose header gives no duration is held to the frame limit while it is read.
+    import dataclasses
+
+    probe = media.probe
+    monkeypatch.setattr(media, "probe", lambda path: dataclasses.replace(probe(path), duration=0.0))
+    with pytest.raises(limits.LimitError, match="more than 5 frames"):
+        run(clips["sound.mp4"], tmp_path / "endless.mp4")
+    assert not list(tmp_path.glob("*endless*"))
+    monkeypatch.setattr(media, "probe", probe)
     monkeypatch.setenv(limits.MAX_VIDEO_OUTPUT_PIXELS_ENV, str(100 * 100))
     with pytest.raises(limits.LimitError, match="256x192.*lower output scale"):
         run(clips["sound.mp4"], tmp_path / "x.mp4", max_frames=2, scale=4)
