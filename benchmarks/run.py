@@ -48,7 +48,7 @@ COLD_START_PHOTO = SHARED / "faces" / "gfpgan-cropped" / "Adele_crop.png"
 COLD_START_OUTSCALE = 2.0
 # /restore arguments after (image, models, outscale): mode, background, only_center_face, min_face,
 # threshold, blend (see tests/test_app_api.py).
-FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.9, 1.0]
+FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.97, 1.0]
 
 
 # ----------------------------------------------------------------------------------------------------

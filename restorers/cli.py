@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 from . import images
 from .hub import WeightsError
-from .registry import FACE_MODES, get_spec, specs
+from .registry import DEFAULT_THRESHOLD, FACE_MODES, get_spec, specs
 
 # Only light modules above (numpy and Pillow through images): torch, scipy and the rest are imported by
 # the command that needs them, so `--help`, `models` and argument errors answer at once.
@@ -358,7 +358,7 @@ def _add_video_parser(sub) -> None:
                        help="face models: none, lanczos, bicubic or an SR model name")
     video.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     video.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
-    video.add_argument("--threshold", type=float, default=0.9, help="face detection score threshold")
+    video.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score threshold")
     video.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
     _add_runtime_options(video)
     video.set_defaults(func=cmd_video)
@@ -397,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="face models, whole mode: none, lanczos, bicubic or an SR model name")
     restore.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     restore.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
-    restore.add_argument("--threshold", type=float, default=0.9, help="face detection score threshold")
+    restore.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                         help=f"face detection score threshold (default {DEFAULT_THRESHOLD}, as facexlib)")
     restore.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
     restore.add_argument("--seed", type=int, default=None, help="GFPGAN: random decoder noise with this seed")
     restore.add_argument("--fidelity", "-w", type=float, nargs="+", metavar="W",

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import limits
+from .registry import DEFAULT_THRESHOLD
 from .archs.retinaface import (
     RetinaFace,
     decode_boxes,
@@ -42,6 +43,13 @@ FFHQ_TEMPLATE_512 = np.array(
     dtype=np.float64,
 )
 DEFAULT_MAX_SIDE = 1600  # detection runs on a copy downscaled to this longest side (1328 px Solvay: as is)
+# RetinaFace's anchors reach 512 px; a face much larger than that in the detector's input is missed
+# and its parts are found instead. So a second pass runs on a copy with this longest side, and a face
+# wider than LARGE_FACE pixels in the main pass's input is taken from that pass.
+COARSE_SIDE = 640
+LARGE_FACE = 400
+# A detection with more than this fraction of its box inside a larger, better-scoring one is a part of it.
+MAX_INSIDE = 0.5
 _PRE_NMS_TOP_K = 2000
 # A warp that shrinks by more than 2x first resizes its source (bicubic, antialiased) to 1.5x the
 # target resolution. Point sampling alone turns fine detail into moire at such ratios; resizing to
@@ -141,11 +149,32 @@ class FaceDetector:
         """Build from a local checkpoint (CUDA storages are mapped to CPU; no code in it is run)."""
         return cls(torch.load(path, map_location="cpu", weights_only=True), device=device, dtype=dtype)
 
-    @torch.inference_mode()
-    def detect(self, image: np.ndarray, threshold: float = 0.9, min_size: float = 0,
-               nms_threshold: float = 0.4, max_side: int | None = DEFAULT_MAX_SIDE) -> list[Face]:
-        """Faces with score > threshold and min(width, height) >= min_size, largest first."""
+    def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD, min_size: float = 0,
+               nms_threshold: float = 0.4, max_side: int | None = DEFAULT_MAX_SIDE,
+               coarse_side: int | None = COARSE_SIDE, max_inside: float = MAX_INSIDE) -> list[Face]:
+        """Faces with score > threshold and min(width, height) >= min_size, largest first.
+
+        Runs on a copy downscaled to ``max_side``; when that copy is larger than ``coarse_side``, a second
+        pass on a ``coarse_side`` copy finds the faces too large for the first (wider than LARGE_FACE px
+        there), which replace whatever the first pass found inside them. Detections lying mostly inside a
+        better-scoring one (more than ``max_inside`` of their area; 1 keeps them) are dropped (drop_contained).
+        """
         _check_rgb(image)
+        height, width = image.shape[:2]
+        ratio = 1.0 if max_side is None else min(1.0, max_side / max(height, width))
+        faces = self._detect_once(image, threshold, nms_threshold, max_side)
+        if coarse_side is not None and max(height, width) * ratio > coarse_side:
+            large = [f for f in self._detect_once(image, threshold, nms_threshold, coarse_side)
+                     if max(f.width, f.height) * ratio > LARGE_FACE]
+            faces = large + sorted(faces, key=lambda f: f.score, reverse=True)  # large faces take precedence
+        faces = drop_contained(faces, max_inside, ordered=True)
+        faces = [f for f in faces if min(f.width, f.height) >= min_size]
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    @torch.inference_mode()
+    def _detect_once(self, image: np.ndarray, threshold: float, nms_threshold: float,
+                     max_side: int | None) -> list[Face]:
+        """One RetinaFace pass on a copy downscaled to max_side; boxes in original pixels, unsorted."""
         height, width = image.shape[:2]
         rgb = _as_tensor(image).to(self.device).permute(2, 0, 1)[None].float()
         net_h, net_w = height, width
@@ -176,12 +205,35 @@ class FaceDetector:
         back = torch.tensor([width / net_w, height / net_h], dtype=torch.float32, device=self.device)
         boxes = ((boxes.view(-1, 2, 2) + 0.5) * back - 0.5).view(-1, 4)
         points = (points + 0.5) * back - 0.5
-        faces = [
+        return [
             Face(tuple(b), p, s)
             for b, p, s in zip(boxes.cpu().tolist(), points.cpu().numpy(), scores.cpu().tolist())
         ]
-        faces = [f for f in faces if min(f.width, f.height) >= min_size]
-        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+
+def inside_fraction(inner: Face, outer: Face) -> float:
+    """Fraction of ``inner``'s box area that lies inside ``outer``'s box."""
+    ix = min(inner.box[2], outer.box[2]) - max(inner.box[0], outer.box[0])
+    iy = min(inner.box[3], outer.box[3]) - max(inner.box[1], outer.box[1])
+    if ix <= 0 or iy <= 0 or inner.area <= 0:
+        return 0.0
+    return ix * iy / inner.area
+
+
+def drop_contained(faces: Sequence[Face], max_inside: float = MAX_INSIDE, ordered: bool = False) -> list[Face]:
+    """Drop each face whose box lies mostly (> max_inside of its area) inside a better face's box.
+
+    "Better" is a higher score, or, with ``ordered``, coming earlier in ``faces`` (the caller's order of
+    trust). The better box is then at least max_inside times as large, so a big face is never dropped
+    for a small one inside it. This catches parts of a large face (an eye, a cheek) that non-maximum
+    suppression keeps, since their IoU with the whole face is small, and a face found by two passes.
+    """
+    ranked = list(faces) if ordered else sorted(faces, key=lambda f: f.score, reverse=True)
+    kept: list[Face] = []
+    for face in ranked:
+        if not any(inside_fraction(face, k) > max_inside for k in kept):
+            kept.append(face)
+    return kept
 
 
 @functools.lru_cache(maxsize=4)
@@ -194,7 +246,7 @@ def default_detector(device: str = "cpu", dtype: torch.dtype = torch.float32) ->
     return FaceDetector(load_weights(RETINAFACE.weights, RETINAFACE.state_keys), device=device, dtype=dtype)
 
 
-def detect(image: np.ndarray, threshold: float = 0.9, min_size: float = 0,
+def detect(image: np.ndarray, threshold: float = DEFAULT_THRESHOLD, min_size: float = 0,
            detector: FaceDetector | None = None) -> list[Face]:
     """Detect faces in a uint8 RGB photo, largest first (the default detector is loaded on first use)."""
     return (detector or default_detector()).detect(image, threshold=threshold, min_size=min_size)
@@ -392,7 +444,7 @@ def restore_faces(
     *,
     only_center_face: bool = False,
     min_size: float = 0,
-    threshold: float = 0.9,
+    threshold: float = DEFAULT_THRESHOLD,
     detector: FaceDetector | None = None,
     max_faces: int | None = None,
     faces: Sequence[Face] | None = None,

@@ -13,6 +13,9 @@ from .hub import WeightsFile
 Family = Literal["baseline", "sr", "face", "generator", "detector"]
 # How face models take their input (here, not in restorer.py, so the CLI can offer it without importing torch).
 FACE_MODES = ("whole", "aligned")
+# Face detection score threshold: facexlib's default. At 0.9, parts of a very large face (an eye, a cheek)
+# pass as faces of their own (see restorers/face.py).
+DEFAULT_THRESHOLD = 0.97
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 
 from . import cancel, images, limits
 from .networks import get_network
-from .registry import FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
+from .registry import DEFAULT_THRESHOLD, FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from .runtime import inference, pick_device, resolve_precision
 from .tiling import network_context, pad_to_multiple, tiled_apply
 from .validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
@@ -302,7 +302,7 @@ class FaceRestorer(Restorer):
         background: str | BackgroundFn | None = "lanczos",
         only_center_face: bool = False,
         min_face: int = 0,
-        threshold: float = 0.9,
+        threshold: float = DEFAULT_THRESHOLD,
         seed: int | None = None,
         faces: list | None = None,
         fidelity: float | None = None,
@@ -323,7 +323,7 @@ class FaceRestorer(Restorer):
         background: str | BackgroundFn | None = "lanczos",
         only_center_face: bool = False,
         min_face: int = 0,
-        threshold: float = 0.9,
+        threshold: float = DEFAULT_THRESHOLD,
         seed: int | None = None,
         faces: list | None = None,
         **_: object,
@@ -382,7 +382,7 @@ class FaceRestorer(Restorer):
                           if first.faces else first)
             paste_s.append(time.perf_counter() - begin)
         shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
-        warnings = [] if first.faces else ["no face found: returning the background-upscaled image"]
+        warnings = [] if first.faces else [no_face_message(background, scale)]
         if first.skipped:
             warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest {len(first.faces)} "
                             f"(at most {len(first.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
@@ -401,6 +401,14 @@ class FaceRestorer(Restorer):
         options.pop("fidelity", None)
         results = self.run_sweep(loaded.rgb, list(fidelities), **options)
         return [self._finish(result, loaded, note) for result in results]
+
+
+def no_face_message(background: str | BackgroundFn | None, scale: float) -> str:
+    """What a whole-photo restore returns when it finds no face, in words that fit the background choice."""
+    if scale == 1.0:
+        return "no face found: the photo is returned unchanged"
+    how = "a custom upsampler" if callable(background) else f"the background upsampler '{background}'"
+    return f"no face found: the photo is returned upscaled x{scale:g} by {how}, with no face restored"
 
 
 def background_upsampler(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> BackgroundFn | None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import cancel, images, limits, media
 from .animate import contact_sheet
+from .registry import DEFAULT_THRESHOLD
 from .restorer import Restorer, make_restorer
 
 STRIP_FRAMES = 5
@@ -112,7 +113,7 @@ def process_video(
     background: str | None = "lanczos",
     only_center_face: bool = False,
     min_face: int = 0,
-    threshold: float = 0.9,
+    threshold: float = DEFAULT_THRESHOLD,
     blend: float = 1.0,
     device: str | None = None,
     precision: str | None = None,

@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import require_shared
 
-FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.9, 1.0]
+FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.97, 1.0]
 
 
 def test_app_exposes_demo_with_named_endpoints(client):

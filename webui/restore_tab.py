@@ -5,6 +5,7 @@ import gradio as gr
 
 import restorers
 from restorers import images
+from restorers.registry import DEFAULT_THRESHOLD
 from restorers.restorer import check_restore_options
 
 from . import costs
@@ -30,7 +31,7 @@ def run_restore(
     background: str = "lanczos",
     only_center_face: bool = False,
     min_face: int = 0,
-    threshold: float = 0.9,
+    threshold: float = DEFAULT_THRESHOLD,
     blend: float = 1.0,
     fidelity: str | float = "0.5",
     progress: gr.Progress = gr.Progress(),
@@ -189,7 +190,7 @@ def build_restore_tab() -> dict:
                 background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")
                 only_center = gr.Checkbox(False, label="Only the centre face")
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
-                threshold = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Detection threshold")
+                threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
             fidelity = fidelity_box("restore-fidelity")
             run = gr.Button("Restore", variant="primary", elem_id="restore-run")

@@ -7,6 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from restorers import budget, media
+from restorers.registry import DEFAULT_THRESHOLD
 from restorers.video import process_video
 
 from . import costs
@@ -55,7 +56,7 @@ def estimate(video: str | None, model: str | None, scale=2.0, background: str = 
     return work.scaled(costs.factor())
 
 
-def _cost(video, model, scale=2.0, background="lanczos", only_center_face=False, min_face=0, threshold=0.9,
+def _cost(video, model, scale=2.0, background="lanczos", only_center_face=False, min_face=0, threshold=DEFAULT_THRESHOLD,
           blend=1.0, smooth=True, start=None, end=None, max_frames=None, *_, **__) -> budget.Estimate:
     return estimate(video, model, scale, background, only_center_face, start=start, end=end, max_frames=max_frames)
 
@@ -68,7 +69,7 @@ def _when(seconds: float | None) -> str:
 
 @job(_cost, what="video")
 def run_video(video: str | None, model: str | None, scale: float = 2.0, background: str = "lanczos",
-              only_center_face: bool = False, min_face: float = 0, threshold: float = 0.9, blend: float = 1.0,
+              only_center_face: bool = False, min_face: float = 0, threshold: float = DEFAULT_THRESHOLD, blend: float = 1.0,
               smooth: bool = True, start: float | None = None, end: float | None = None,
               max_frames: float | None = None, progress: gr.Progress = gr.Progress()):
     """Restore a video clip frame by frame with one model, keeping its sound and frame rate.
@@ -101,7 +102,7 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
     out, side = folder / f"{stem}_{model}.mp4", folder / f"{stem}_{model}_side-by-side.mp4"
     options = dict(scale=_number(scale, 2.0), side_by_side=side, background=background,
                    only_center_face=bool(only_center_face), min_face=int(_number(min_face, 0) or 0),
-                   threshold=_number(threshold, 0.9), blend=_number(blend, 1.0), smooth=bool(smooth),
+                   threshold=_number(threshold, DEFAULT_THRESHOLD), blend=_number(blend, 1.0), smooth=bool(smooth),
                    start=_number(start) or None, end=_number(end) or None,
                    max_frames=int(_number(max_frames, 0) or 0) or None)
     keep = gr.update()
@@ -151,7 +152,7 @@ def build_video_tab() -> dict:
                 background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")
                 only_center = gr.Checkbox(False, label="Only the centre face")
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
-                threshold = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Detection threshold")
+                threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
             with gr.Accordion("Part of the clip", open=False):
                 with gr.Row():
