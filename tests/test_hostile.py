@@ -166,7 +166,7 @@ def png_header_bomb(width: int = 28000, height: int = 28000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
-def text_chunk_bomb(megabytes: int = 64) -> bytes:
+def text_chunk_bomb(megabytes: int = 16) -> bytes:
     """A valid 4x4 PNG with a zTXt chunk that inflates to ``megabytes`` of zeros."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -698,3 +698,40 @@ def test_raw_http_call_with_nan_gets_a_message(app_url: str, body: str, expected
         text = stream.read().decode()
     assert "event: error" in text and expected in text, text
     _assert_clean_message(text)
+
+
+def _record(kwargs: dict | None = None, class_name: str = "Generator", **state: object) -> _Persistent:
+    return _Persistent({**_state(SMALL_CONFIG if kwargs is None else kwargs), **state}, class_name)
+
+
+MALFORMED_PICKLES = {
+    "G_ema is a number": ({"G_ema": 5}, "expected a persistent network object, got int"),
+    "G_ema is a discriminator": ({"G_ema": _record(class_name="Discriminator")}, "expected a StyleGAN2 'Generator'"),
+    "init args a dict": ({"G_ema": _record(_init_args={"a": 1})}, "_init_args is a dict, not a tuple"),
+    "init kwargs a list": ({"G_ema": _record(_init_kwargs=[1, 2])}, "_init_kwargs is a list, not a dict"),
+    "a tensor as z_dim": ({"G_ema": _record({**SMALL_CONFIG, "z_dim": torch.zeros(3)})}, "hold a Tensor"),
+    "fractional z_dim": ({"G_ema": _record({**SMALL_CONFIG, "z_dim": 8.5})}, "z_dim must be an integer between 1 and"),
+    "huge z_dim": ({"G_ema": _record({**SMALL_CONFIG, "z_dim": 10**30})}, "z_dim must be an integer between 1 and"),
+    "mapping kwargs text": ({"G_ema": _record({**SMALL_CONFIG, "mapping_kwargs": "x"})}, "mapping_kwargs is not a dict"),
+    "NaN filter": ({"G_ema": _record({**SMALL_CONFIG, "synthesis_kwargs": {"resample_filter": [math.nan] * 4}})},
+                   "resample_filter must be a short list of numbers"),
+    "unknown activation": ({"G_ema": _record({**SMALL_CONFIG, "mapping_kwargs": {"activation": "boom"}})},
+                           "unknown activation 'boom'"),
+    "parameters a list": ({"G_ema": _record(_parameters=[1])}, "_parameters is a list, not a dict"),
+    "a parameter as text": ({"G_ema": _record(_parameters={"w": "x"})}, "'w' is a str, not a tensor"),
+    "top level a list": ([1, 2, 3], "expected a dict (G, D, G_ema, ...), got list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_PICKLES))
+def test_malformed_network_pickle_gets_a_sentence(case: str, tmp_path: Path) -> None:
+    from restorers.stylegan_pickle import load_stylegan2_ada_pickle
+
+    content, expected = MALFORMED_PICKLES[case]
+    path = tmp_path / "net.pkl"
+    path.write_bytes(nvidia_pickle(content))
+    with pytest.raises(ValueError) as info:
+        load_stylegan2_ada_pickle(path)
+    assert expected in str(info.value), str(info.value)
+    _assert_clean_message(str(info.value))
+    assert info.value.__context__ is None and info.value.__cause__ is None  # nothing from the file kept alive
