@@ -170,14 +170,29 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _load_folder(paths: Sequence[str]) -> list[tuple[str, object]]:
-    loaded = []
+CLI_MAX_BATCH = 10_000  # images per evaluation from the command line (a zip is still judged by its limits)
+
+
+def _load_folder(paths: Sequence[str]) -> tuple[list[tuple[str, object]], int]:
+    """Images from files, folders and .zip archives (read as the app reads them), and how many could not be."""
+    loaded: list[tuple[str, object]] = []
+    failures = 0
     for path in iter_inputs(paths):
+        if path.suffix.lower() == ".zip":
+            from .uploads import read_batch
+
+            batch = read_batch([path], CLI_MAX_BATCH - len(loaded))
+            loaded.extend(batch.images)
+            for note in batch.skipped:
+                _fail(path, note)
+            failures += len(batch.skipped)
+            continue
         try:
             loaded.append((path.name, images.load_image(path).rgb))
         except images.ImageError as exc:
             _fail(path, exc)
-    return loaded
+            failures += 1
+    return loaded, failures
 
 
 def cmd_degrade(args: argparse.Namespace) -> int:
@@ -213,8 +228,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     fidelities = _fidelities(args.fidelity)
     if fidelities is None:
         return 2
-    truths = _load_folder([args.gt])
-    unreadable = len(iter_inputs([args.gt])) - len(truths)  # each already reported on its own line
+    truths, unreadable = _load_folder([args.gt])  # each unreadable one already reported on its own line
     if not truths:
         print("error: no readable ground-truth images", file=sys.stderr)
         return 2
@@ -425,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.set_defaults(func=cmd_degrade)
 
     evaluate = sub.add_parser("evaluate", help="degrade ground truths, restore, and score every model")
-    evaluate.add_argument("gt", help="folder (or file) of clean ground-truth images")
+    evaluate.add_argument("gt", help="folder, image file or .zip of clean ground-truth images")
     evaluate.add_argument("--degrade", required=True, help="degradation spec, e.g. stackblur:8")
     evaluate.add_argument("--models", nargs="+", default=["bicubic"], help="model names")
     evaluate.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim"])

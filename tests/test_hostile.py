@@ -735,3 +735,15 @@ def test_malformed_network_pickle_gets_a_sentence(case: str, tmp_path: Path) -> 
     assert expected in str(info.value), str(info.value)
     _assert_clean_message(str(info.value))
     assert info.value.__context__ is None and info.value.__cause__ is None  # nothing from the file kept alive
+
+
+def test_cli_evaluate_reads_a_zip_as_the_app_does(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    face = _face_png(tmp_path / "face.png").read_bytes()
+    archive = tmp_path / "truths.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("a/face.png", face)
+        out.writestr("b/face.png", face)
+        out.writestr("broken.png", b"no")
+    code, err = _run_cli(["evaluate", str(archive), "--degrade", "stackblur:2", "--models", "bicubic",
+                          "--metrics", "ssim"], capsys)
+    assert code == 1 and "broken.png in truths.zip: not a readable image" in err and "Traceback" not in err, err
