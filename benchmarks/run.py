@@ -13,6 +13,8 @@ Sections, in run order:
   animate    GIF / MP4 writing of 60 frames (benchmarks.bench_animate)
   video      video throughput at 480p, peak RSS on long 720p clips, steady faces (benchmarks.bench_video;
              child processes; skipped by --quick)
+  dcgan      DCGAN training images/s at 32 and 64 px, fp32 vs channels_last vs bf16, and one 2,000-image
+             epoch at 32 px (benchmarks.bench_dcgan; skipped by --quick)
 
 Networks are randomly initialised at their real configurations (speed does not depend on weight
 values). Every network measurement runs in its own child process, so each has its own peak RSS;
@@ -40,8 +42,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
-SECTIONS = ("models", "sr2048", "faces", "coldstart", "metrics", "animate", "video")
-QUICK_SKIPS = ("sr2048", "coldstart", "video")
+SECTIONS = ("models", "sr2048", "faces", "coldstart", "metrics", "animate", "video", "dcgan")
+QUICK_SKIPS = ("sr2048", "coldstart", "video", "dcgan")
 CASE_TIMEOUT_S = 3600.0
 COLD_START_TIMEOUT_S = 300.0
 COLD_START_PHOTO = SHARED / "faces" / "gfpgan-cropped" / "Adele_crop.png"
@@ -264,6 +266,18 @@ def video_markdown(rows: list[dict[str, Any]]) -> str:
     return markdown(rows)
 
 
+def section_dcgan(options: argparse.Namespace, env: dict[str, Any]) -> list[dict[str, Any]]:
+    from benchmarks import bench_dcgan
+
+    return bench_dcgan.run(repeats=options.repeats, quick=options.quick)
+
+
+def dcgan_markdown(rows: list[dict[str, Any]]) -> str:
+    from benchmarks.bench_dcgan import to_markdown
+
+    return to_markdown(rows)
+
+
 Rows = list[dict[str, Any]]
 Measure = Callable[[argparse.Namespace, dict[str, Any]], Rows]
 Section = tuple[Measure, Callable[[Rows], str], str]  # measure, Markdown table, title
@@ -275,6 +289,7 @@ SECTION_TABLE: dict[str, Section] = {
     "metrics": (section_metrics, metrics_markdown, "Metrics vs sewar"),
     "animate": (section_animate, animate_markdown, "GIF / MP4 writing"),
     "video": (section_video, video_markdown, "Video: throughput, memory, steady faces"),
+    "dcgan": (section_dcgan, dcgan_markdown, "DCGAN training throughput"),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SIZES = (32, 64)
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "channels_last", "bf16")
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ class TrainConfig:
     seed: int = 0
     stabilise: bool = False
     samples: int = 64  # fixed-noise samples drawn after every epoch
-    precision: str = "fp32"  # 'bf16': channels_last + bfloat16 autocast (see benchmarks/bench_dcgan.py)
+    # 'channels_last': fp32 in channels_last memory format; 'bf16': channels_last + bfloat16 autocast, which
+    # trains these transposed convolutions 2-3x SLOWER on the 2-core CPU (benchmarks/bench_dcgan.py).
+    precision: str = "fp32"
     device: str | None = None
 
     def check(self) -> None:

@@ -154,8 +154,9 @@ def train(data: ImageSet | np.ndarray, config: TrainConfig = STUDY_DEFAULTS,
     should_stop = getattr(stop, "is_set", stop) or (lambda: False)
 
     device = pick_device(config.device)
-    fast = config.precision == "bf16"
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if fast else contextlib.nullcontext
+    fast = config.precision in ("channels_last", "bf16")  # channels_last memory format for both networks
+    bf16 = config.precision == "bf16"
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     with torch.random.fork_rng(devices=[]):  # the seed fixes the weights without touching the caller's RNG
         torch.manual_seed(config.seed)
         G = DCGANGenerator(config.nz, config.ngf, 3, config.image_size)

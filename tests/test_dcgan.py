@@ -83,6 +83,13 @@ def test_same_seed_same_losses_other_seed_other_losses():
     assert losses[0] != losses[2]
 
 
+def test_channels_last_trains_like_fp32():
+    plain = [e.loss_d for e in run(TrainConfig(epochs=1, seed=2, **TINY)) if isinstance(e, Iteration)]
+    cl = [e.loss_d for e in run(TrainConfig(epochs=1, seed=2, precision="channels_last", **TINY))
+          if isinstance(e, Iteration)]
+    assert cl == pytest.approx(plain, abs=1e-3)  # same maths, another memory layout
+
+
 def test_64px_and_stabilise_and_bf16_run():
     events = run(TrainConfig(image_size=64, epochs=1, stabilise=True, precision="bf16", **TINY),
                  tiny_images(8, 64))

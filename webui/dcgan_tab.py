@@ -128,7 +128,7 @@ def run_dcgan_train(source: str = "example", files: list[str] | None = None, hub
         seed: random seed (weights, data order, noise): the same seed gives the same run on CPU.
         stabilise: one-sided label smoothing (real = 0.9) and decaying instance noise against collapse.
         features: feature maps of both networks (64 in the paper).
-        precision: 'fp32' or 'bf16' (channels_last + bfloat16 autocast).
+        precision: 'fp32', 'channels_last' (fp32) or 'bf16' (channels_last + bfloat16 autocast).
     Returns:
         status, note, loss curves, sample grid, epoch GIF, checkpoint, result files.
     """
@@ -302,7 +302,8 @@ def build_dcgan_tab() -> dict:
             with gr.Accordion("Network and speed", open=False):
                 features = gr.Slider(8, 128, value=D.ngf, step=8, label="Feature maps (ngf = ndf)",
                                      elem_id="dcgan-features")
-                precision = gr.Radio([("fp32", "fp32"), ("bf16 autocast + channels_last", "bf16")],
+                precision = gr.Radio([("fp32", "fp32"), ("fp32 + channels_last", "channels_last"),
+                                      ("bf16 autocast + channels_last (slower on CPU)", "bf16")],
                                      value=D.precision, label="Precision")
             with gr.Row():
                 run = gr.Button("Train", variant="primary", elem_id="dcgan-train")
