@@ -20,25 +20,10 @@ from PIL import Image
 
 from . import images
 from .hub import WeightsError, WeightsFile, fetch
-from .limits import LimitError, int_setting
+from . import limits
+from .limits import LimitError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
-
-# Limits (see restorers/limits.py for the convention: environment settings with Space-sized defaults).
-MAX_IMAGES_ENV = "RESTORERS_DCGAN_MAX_IMAGES"
-ZIP_MAX_MEMBERS_ENV = "RESTORERS_ZIP_MAX_MEMBERS"
-ZIP_MAX_BYTES_ENV = "RESTORERS_ZIP_MAX_BYTES"
-ZIP_MAX_MEMBER_BYTES = 64 * 1024 * 1024  # one image file inside a zip
-
-
-def max_images() -> int:
-    return int_setting(MAX_IMAGES_ENV, 10_000)
-
-
-def zip_limits() -> tuple[int, int]:
-    """(members, total uncompressed bytes) a zip may hold."""
-    return int_setting(ZIP_MAX_MEMBERS_ENV, 20_000), int_setting(ZIP_MAX_BYTES_ENV, 2 * 1024**3)
-
 
 class DatasetError(ValueError):
     """The training data cannot be used (nothing readable, a bad zip, a dataset not available)."""
@@ -88,7 +73,8 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     The listing is checked first (member count, total declared size), then each member is read with a
     bounded read, so a member whose header lies about its size cannot inflate past the limit.
     """
-    max_members, max_bytes = zip_limits()
+    max_members, max_bytes = limits.max_dcgan_zip_members(), limits.max_dcgan_zip_total_bytes()
+    per_member, ratio = limits.max_image_file_bytes(), limits.max_zip_ratio()
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -96,27 +82,31 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if len(infos) > max_members:
-            raise LimitError(f"{path.name} holds {len(infos)} files; the limit is {max_members} (${ZIP_MAX_MEMBERS_ENV})")
+            raise LimitError(f"{path.name} holds {len(infos)} files; the limit is {max_members} "
+                             f"(${limits.MAX_DCGAN_ZIP_MEMBERS_ENV})")
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
-            raise LimitError(f"{path.name} unpacks to {declared / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB "
-                             f"(${ZIP_MAX_BYTES_ENV})")
+            raise LimitError(f"{path.name} unpacks to {declared / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB "
+                             f"(${limits.MAX_DCGAN_ZIP_TOTAL_MB_ENV})")
         for info in sorted(infos, key=lambda i: i.filename):
             name = info.filename
             base = Path(name).name
             if name.startswith("__MACOSX/") or base.startswith("."):
                 continue  # macOS resource forks and hidden files: not the user's images
-            if info.file_size > ZIP_MAX_MEMBER_BYTES:
-                yield name, None, f"larger than {ZIP_MAX_MEMBER_BYTES // 2**20} MB"
+            if info.file_size > per_member:
+                yield name, None, f"larger than {per_member // 2**20} MB"
+                continue
+            if info.file_size > 2**20 and info.file_size > ratio * max(info.compress_size, 1):
+                yield name, None, f"compressed more than {ratio:g}:1 (a zip bomb?)"
                 continue
             try:
                 with archive.open(info) as member:
-                    data = member.read(ZIP_MAX_MEMBER_BYTES + 1)
+                    data = member.read(info.file_size + 1)
             except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError) as exc:
                 reason = "encrypted" if "encrypted" in str(exc) or "password" in str(exc) else "unreadable"
                 yield name, None, reason
                 continue
-            if len(data) > ZIP_MAX_MEMBER_BYTES:
+            if len(data) > info.file_size:
                 yield name, None, "inflates past its declared size"
                 continue
             yield name, data, None
@@ -140,13 +130,13 @@ def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes | Path | N
 
 def _collect(items: Iterable[tuple[str, bytes | Path | None, str | None]], size: int, source: str,
              limit: int | None) -> ImageSet:
-    limit = max_images() if limit is None else limit
+    limit = limits.max_dcgan_images() if limit is None else limit
     found: list[np.ndarray] = []
     notes: list[str] = []
     skipped: list[str] = []
     for name, data, reason in items:
         if len(found) >= limit:
-            notes.append(f"stopped at {limit} images (${MAX_IMAGES_ENV})")
+            notes.append(f"stopped at {limit} images (${limits.MAX_DCGAN_IMAGES_ENV})")
             break
         if data is None:
             skipped.append(f"{name} ({reason})")

@@ -196,6 +196,28 @@ def max_zip_ratio() -> float:
     return setting(MAX_ZIP_RATIO_ENV, DEFAULT_MAX_ZIP_RATIO)
 
 
+# DCGAN training sets (restorers/dcgan_data.py): a dataset is thousands of small images, so its zips get
+# their own, larger member and size limits; each member still obeys the per-image and ratio limits above.
+MAX_DCGAN_IMAGES_ENV = "RESTORERS_DCGAN_MAX_IMAGES"  # images kept for one training run
+DEFAULT_MAX_DCGAN_IMAGES = 10_000
+MAX_DCGAN_ZIP_MEMBERS_ENV = "RESTORERS_DCGAN_ZIP_MEMBERS"  # entries listed in one training zip
+DEFAULT_MAX_DCGAN_ZIP_MEMBERS = 20_000
+MAX_DCGAN_ZIP_TOTAL_MB_ENV = "RESTORERS_DCGAN_ZIP_TOTAL_MB"  # uncompressed bytes of one training zip
+DEFAULT_MAX_DCGAN_ZIP_TOTAL_MB = 2048
+
+
+def max_dcgan_images() -> int:
+    return int_setting(MAX_DCGAN_IMAGES_ENV, DEFAULT_MAX_DCGAN_IMAGES)
+
+
+def max_dcgan_zip_members() -> int:
+    return int_setting(MAX_DCGAN_ZIP_MEMBERS_ENV, DEFAULT_MAX_DCGAN_ZIP_MEMBERS)
+
+
+def max_dcgan_zip_total_bytes() -> int:
+    return _megabytes(MAX_DCGAN_ZIP_TOTAL_MB_ENV, DEFAULT_MAX_DCGAN_ZIP_TOTAL_MB)
+
+
 # Network pickles / .pt generator files: what the recorded configuration may ask for, checked before
 # a single weight is allocated. The defaults admit NVIDIA's FFHQ 1024 generator (about 30 M parameters).
 MAX_GENERATOR_RESOLUTION_ENV = "RESTORERS_MAX_GENERATOR_RESOLUTION"

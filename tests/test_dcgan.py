@@ -187,12 +187,12 @@ def test_zip_limits_are_checked_before_reading(tmp_path, monkeypatch):
         for i in range(5):
             z.writestr(f"{i}.png", png_bytes())
         z.writestr("big.bin", b"\0" * 3_000_000)  # compresses to a few KB
-    monkeypatch.setenv("RESTORERS_ZIP_MAX_MEMBERS", "4")
+    monkeypatch.setenv("RESTORERS_DCGAN_ZIP_MEMBERS", "4")
     with pytest.raises(LimitError, match="holds 6 files; the limit is 4"):
         load_images([archive], 32)
-    monkeypatch.setenv("RESTORERS_ZIP_MAX_MEMBERS", "100")
-    monkeypatch.setenv("RESTORERS_ZIP_MAX_BYTES", "1000000")
-    with pytest.raises(LimitError, match="unpacks to 3 MB"):
+    monkeypatch.setenv("RESTORERS_DCGAN_ZIP_MEMBERS", "100")
+    monkeypatch.setenv("RESTORERS_DCGAN_ZIP_TOTAL_MB", "1")
+    with pytest.raises(LimitError, match="unpacks to 3 MB; the limit is 1 MB"):
         load_images([archive], 32)
 
 
