@@ -89,6 +89,7 @@ CASES: tuple[Case, ...] = (
     Case("gpen-bfr-512", "gpen-bfr-512", 512),
     Case("gpen-bfr-256", "gpen-bfr-256", 256),
     Case("gfpgan-v1.4", "gfpgan-v1.4", 512),
+    Case("codeformer", "codeformer", 512),
     Case("stylegan2-ada-256", "stylegan2-ada", 256),
 )
 PIPELINE_CASES = ("sr2048", "faces", "env")
@@ -186,6 +187,12 @@ def _sr_subject(spec: ModelSpec, size: int, tile: int) -> Subject:
 
 
 def _face_subject(spec: ModelSpec, size: int) -> Subject:
+    if spec.fidelity:  # CodeFormer, as FaceRestorer calls it: the default w, AdaIN on, image first
+        from restorers.restorer import DEFAULT_FIDELITY
+
+        return Subject(networks.build_network(spec), sample_image(size, spec.value_range),
+                       lambda module, x: module(x, w=DEFAULT_FIDELITY, adain=True)[0], spec.value_range,
+                       f"one face, w={DEFAULT_FIDELITY:g}")
     # As FaceRestorer calls it without a seed: net(x), image first in the returned tuple.
     return Subject(networks.build_network(spec), sample_image(size, spec.value_range),
                    lambda module, x: _first(module(x)), spec.value_range, "one face")
