@@ -32,3 +32,17 @@ def test_dcgan_one_epoch_updates_chart_and_samples(page):
     assert "dcgan\n.pt" in page.inner_text("#dcgan-checkpoint")
     page.click("#dcgan-sample")
     page.wait_for_selector("#dcgan-grid img", timeout=TIMEOUT)
+
+
+def test_dcgan_stop_button_keeps_the_results(page):
+    open_tab(page, "DCGAN")
+    page.wait_for_selector("#dcgan-train")
+    _fill(page, "dcgan-epochs", "200")
+    _fill(page, "dcgan-batch", "16")
+    page.click("#dcgan-train")
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('iteration')",
+                           timeout=TIMEOUT)
+    page.click("#dcgan-stop")
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('stopped after')",
+                           timeout=TIMEOUT)
+    assert "dcgan\n.pt" in page.inner_text("#dcgan-checkpoint")
