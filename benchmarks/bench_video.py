@@ -162,27 +162,31 @@ def clip_480p(path: Path, frames: int) -> Path:
     return path
 
 
-def _fps(clip: Path, model: str, precision: str, frames: int, folder: Path) -> float:
+def _fps(clip: Path, model: str, precision: str, frames: int, folder: Path, device: str) -> float:
     from restorers.video import process_video
 
     for event in process_video(clip, folder / f"{model}-{precision}.mp4", model, scale=2, precision=precision,
-                               device="cpu", max_frames=frames):
+                               device=device, max_frames=frames):
         pass
     return event.fps
 
 
-def run_throughput(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
+def run_throughput(repeats: int = 3, quick: bool = False, models: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from restorers import networks
     from restorers.registry import get_spec
     from restorers.runtime import resolve_precision
 
-    device = torch.device("cpu")
+    from restorers.runtime import pick_device
+
+    device = pick_device()  # CUDA when a GPU is at hand
     fast = resolve_precision(device, "auto")
     # Few frames for the networks: on the loaded 2-core machine one 480p frame of general-x4v3 takes
     # over a minute. Each sample is a whole process_video run (decode, restore, encode).
-    plans = [("lanczos", 4 if quick else 12), ("realesr-general-x4v3", 1), ("gpen-bfr-512", 1 if quick else 2)]
+    # Lanczos gets enough frames to spread ffmpeg's start and the encoder's flush (seconds on a loaded machine).
+    plans = [("lanczos", 4 if quick else 96), ("realesr-general-x4v3", 1), ("gpen-bfr-512", 1 if quick else 2)]
+    plans = [(m, n) for m, n in plans if not models or m in models]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -197,10 +201,10 @@ def run_throughput(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
                 networks._cache[(spec.name, str(device))] = networks.prepare(networks.build_network(spec), device)
             precisions = ["fp32"] if spec.family == "baseline" else ["fp32", fast]
             samples: dict[str, list[float]] = {p: [] for p in precisions}
-            _fps(clip, model, precisions[-1], 1, folder)  # warm-up: first-call costs
+            _fps(clip, model, precisions[-1], 1, folder, str(device))  # warm-up: first-call costs
             for _ in range(1 if quick else repeats):
                 for precision in precisions:  # interleaved, so load changes hit both alike
-                    samples[precision].append(_fps(clip, model, precision, frames, folder))
+                    samples[precision].append(_fps(clip, model, precision, frames, folder, str(device)))
             row = {"model": model, "frames": frames, "fp32_fps": statistics.median(samples["fp32"]),
                    "samples": samples}
             if len(precisions) > 1:
@@ -208,6 +212,7 @@ def run_throughput(repeats: int = 3, quick: bool = False) -> dict[str, Any]:
                 row["speedup"] = row["fast_fps"] / row["fp32_fps"]
             rows.append(row)
     return {"case": "throughput", "input": f"{SIZE_480P[0]}x{SIZE_480P[1]}", "output": "x2", "fast_path": fast,
+            "device": str(device),
             "faces_in_frame": faces, "rows": rows, "threads": torch.get_num_threads()}
 
 
@@ -266,9 +271,9 @@ def run_memory(quick: bool = False) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def run_case(name: str, repeats: int = 3, quick: bool = False) -> dict[str, Any]:
+def run_case(name: str, repeats: int = 3, quick: bool = False, models: list[str] | None = None) -> dict[str, Any]:
     if name == "throughput":
-        return run_throughput(repeats, quick)
+        return run_throughput(repeats, quick, models)
     if name == "memory":
         return run_memory(quick)
     if name == "steady":
@@ -282,7 +287,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if r.get("error"):
             parts.append(f"- {r.get('case', '?')}: ERROR {r['error']}")
         elif r["case"] == "throughput":
-            lines = [f"process_video at {r['input']} → {r['output']} ({r['faces_in_frame']} faces in view), "
+            lines = [f"process_video on {r.get('device', 'cpu')} at {r['input']} → {r['output']} "
+                     f"({r['faces_in_frame']} faces in view), "
                      f"frames per second, fp32 vs the fast path ({r['fast_path']}); random-init networks:", "",
                      "| model | frames | fp32 fps | fast fps | fast / fp32 |", "|---|---:|---:|---:|---:|"]
             for m in r["rows"]:
@@ -320,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--models", default=None, help="throughput: only these models (comma-separated)")
     parser.add_argument("--memory-child", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child is not None:
@@ -327,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.case is None:
         parser.error("give --case")
-    result = run_case(args.case, args.repeats, args.quick)
+    result = run_case(args.case, args.repeats, args.quick, args.models.split(",") if args.models else None)
     print(json.dumps(result) if args.json else markdown([result]))
 
 
