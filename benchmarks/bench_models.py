@@ -49,7 +49,7 @@ from torch import nn  # noqa: E402
 from restorers import images, networks  # noqa: E402
 from restorers import restorer as restorer_module  # noqa: E402
 from restorers.registry import ModelSpec, get_spec  # noqa: E402
-from restorers.runtime import cpu_supports_bf16, inference, resolve_precision  # noqa: E402
+from restorers.runtime import cpu_supports_bf16, inference, keep_freed_memory, resolve_precision  # noqa: E402
 from restorers.tiling import network_context, tiled_apply  # noqa: E402
 
 SEED = 0
@@ -246,11 +246,14 @@ def _timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float,
     return time.perf_counter() - start, out
 
 
-def psnr_db(a: torch.Tensor, b: torch.Tensor, value_range: tuple[float, float]) -> float | None:
-    """PSNR of b against a, both mapped to [0, 1] from value_range and clamped; None if identical."""
+def psnr_db(a: torch.Tensor, b: torch.Tensor, value_range: tuple[float, float], clamp: bool = True) -> float | None:
+    """PSNR of b against a, both mapped to [0, 1] from value_range (and clamped there, as the engine's
+    uint8 output is, unless ``clamp`` is False); None if identical."""
     low, high = value_range
-    a01 = ((a.detach().float().cpu() - low) / (high - low)).clamp(0, 1).double()
-    b01 = ((b.detach().float().cpu() - low) / (high - low)).clamp(0, 1).double()
+    a01 = ((a.detach().float().cpu() - low) / (high - low)).double()
+    b01 = ((b.detach().float().cpu() - low) / (high - low)).double()
+    if clamp:
+        a01, b01 = a01.clamp(0, 1), b01.clamp(0, 1)
     mse = float((a01 - b01).square().mean())
     return None if mse == 0 else 10 * math.log10(1.0 / mse)
 
@@ -299,14 +302,23 @@ def run_model_case(case: Case, repeats: int = 3, quick: bool = False, budget_s: 
     fast_net = fast_copy(subject.net, target)
     x_eager = subject.inputs.to(target).contiguous()
     x_fast = _as_channels_last(subject.inputs.to(target))
+    # As the engine does at its first restorer (what a user gets); RESTORERS_MALLOC_TUNING=0 measures without.
+    malloc_tuned = keep_freed_memory()
+    faults: dict[str, list[int]] = {"fp32": [], "fast": []}
+
+    def counted(name: str, fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        out = fn()
+        faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+        return out
 
     def eager() -> torch.Tensor:
         with inference(target, "fp32"):
-            return subject.call(eager_net, x_eager).float()
+            return counted("fp32", lambda: subject.call(eager_net, x_eager).float())
 
     def fast() -> torch.Tensor:
         with inference(target, precision):
-            return subject.call(fast_net, x_fast).float()
+            return counted("fast", lambda: subject.call(fast_net, x_fast).float())
 
     samples, warmups, outputs = compare({"fp32": eager, "fast": fast}, target, repeats, budget_s, warmup=not quick)
     fp32_s, fast_s = statistics.median(samples["fp32"]), statistics.median(samples["fast"])
@@ -322,6 +334,11 @@ def run_model_case(case: Case, repeats: int = 3, quick: bool = False, budget_s: 
         "fast_s": fast_s,
         "speedup": fp32_s / fast_s,
         "psnr_db": psnr_db(outputs["fp32"], outputs["fast"], subject.value_range),
+        "psnr_unclamped_db": psnr_db(outputs["fp32"], outputs["fast"], subject.value_range, clamp=False),
+        "malloc_tuned": malloc_tuned,
+        # Minor page faults per timed call (warm-up excluded): freed memory returned to the OS and re-faulted.
+        "fp32_faults": faults["fp32"][1:] if len(faults["fp32"]) > 1 else faults["fp32"],
+        "fast_faults": faults["fast"][1:] if len(faults["fast"]) > 1 else faults["fast"],
         "fp32_samples": samples["fp32"],
         "fast_samples": samples["fast"],
         "warmup_fp32_s": warmups["fp32"],

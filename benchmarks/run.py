@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,20 +116,29 @@ def _notes(rows: list[dict[str, Any]]) -> str:
     return "\n".join(f"- {line}" for line in notes + errors)
 
 
+def _median(values: list[int] | None) -> str:
+    return "-" if not values else str(round(statistics.median(values)))
+
+
 def models_markdown(rows: list[dict[str, Any]]) -> str:
     ok = [r for r in rows if "error" not in r]
     fast = ok[0]["fast_path"] if ok else "fast path"
     body = _table(
         ["case", "input → output", "path", "fp32 eager (s)", f"{fast} (s)", "speed-up", "PSNR fast vs fp32 (dB)",
-         "peak RSS (MiB)", "samples"],
+         "unclamped (dB)", "page faults/call fp32, fast", "peak RSS (MiB)", "samples"],
         [[r["case"], f"{r['input']} → {r['output']}", r["path"], r["fp32_s"], r["fast_s"], f"{r['speedup']:.2f}x",
-          "identical" if r["psnr_db"] is None else r["psnr_db"], round(r["peak_rss_mib"]),
+          "identical" if r["psnr_db"] is None else r["psnr_db"],
+          "identical" if r.get("psnr_unclamped_db") is None else r["psnr_unclamped_db"],
+          f"{_median(r.get('fp32_faults'))}, {_median(r.get('fast_faults'))}", round(r["peak_rss_mib"]),
           f"{len(r['fp32_samples'])}+{len(r['fast_samples'])}"] for r in ok],
     )
     intro = ("Random-init networks at the real configurations (torch.manual_seed(0)); median seconds per call; "
              "peak RSS of the case's process, both copies of the weights resident; samples fp32+fast "
-             "(a warm-up longer than 20 s counts as one). The PSNR is of random-weight outputs: it shows the fast path "
-             "runs correctly, not what trained weights would give.")
+             "(a warm-up longer than 20 s counts as one). PSNR: the fast path's output against fp32's, both mapped "
+             "to [0, 1] and clamped there as the engine's uint8 output is; 'unclamped' without the clamp (values "
+             "outside the image range count too). Both are of random-weight outputs: they show the fast path runs "
+             "correctly, not what trained weights would give. Page faults: minor faults per timed call, median "
+             "(the engine keeps glibc malloc from returning freed memory; RESTORERS_MALLOC_TUNING=0 measures without).")
     return "\n\n".join(part for part in (intro, body, _notes(rows)) if part)
 
 

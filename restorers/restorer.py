@@ -16,7 +16,7 @@ import torch
 from . import cancel, images, limits
 from .networks import get_network
 from .registry import DEFAULT_THRESHOLD, FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
-from .runtime import inference, pick_device, resolve_precision
+from .runtime import inference, keep_freed_memory, pick_device, resolve_precision
 from .tiling import network_context, pad_to_multiple, tiled_apply
 from .validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
 
@@ -435,4 +435,5 @@ def make_restorer(spec: ModelSpec | str, device: str | torch.device | None = Non
     if spec.family not in _FAMILIES:
         raise ValueError(f"{spec.name} is a {spec.family}, not a restorer")
     resolved = pick_device(device)
+    keep_freed_memory()  # once per process: no page-fault storm on every call (see runtime.py)
     return _FAMILIES[spec.family](spec, resolved, resolve_precision(resolved, precision))
