@@ -204,7 +204,7 @@ def _parquet_images(path: Path, column: str) -> Iterator[tuple[str, bytes | None
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - pyarrow is in requirements.txt
-        raise DatasetError("reading a Hub dataset needs pyarrow (pip install -r requirements.txt)") from exc
+        raise DatasetError("reading a Hub dataset needs pyarrow (pip install pyarrow, or restorers[datasets])") from exc
     try:
         table = pq.ParquetFile(path)
         if column not in table.schema_arrow.names:
