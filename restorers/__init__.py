@@ -10,6 +10,7 @@ Public API::
     result = restorers.restore("face.png", "codeformer", fidelity=0.7)   # w: 0 = strongest, 1 = most faithful
     results = restorers.restore_sweep("face.png", "codeformer", [0, 0.5, 1])  # one result per w, encoded once
     video = restorers.restore_video("clip.mp4", "out.mp4", "gfpgan-v1.4", scale=2)  # VideoResult
+    r = restorers.load_checkpoint("4x_community_model.pth")  # your own ESRGAN/SRVGG/GPEN/GFPGAN/CodeFormer file
 
 Nothing here imports gradio, and nothing downloads at import time.
 """
@@ -60,7 +61,7 @@ __all__ = [
     "UnknownModelError", "WeightsCorruptError", "WeightsError", "WeightsFile", "WeightsHashMismatchError",
     "WeightsNotFoundError", "available_models", "get_spec", "load", "load_image", "restore", "save_png",
     "specs", "weights_check", "weights_status",
-    "MediaError", "VideoProgress", "VideoResult", "process_video", "restore_video",
+    "MediaError", "VideoProgress", "VideoResult", "process_video", "restore_video", "load_checkpoint",
 ]
 
 
@@ -74,6 +75,16 @@ def load(name: str | ModelSpec, device: str | None = None, precision: str | None
     from .restorer import make_restorer
 
     return make_restorer(name, device, precision)
+
+
+def load_checkpoint(path, device: str | None = None, precision: str | None = None) -> Restorer:
+    """A restorer for your own checkpoint file (.pth / .safetensors): its architecture and configuration are
+    recognised from the tensors' names and shapes (restorers.detect_arch), never from the file name; the
+    restorer's ``spec`` says what was found. Unrecognised or oversized files raise checkpoint.CheckpointError."""
+    from .checkpoint import checkpoint_spec
+    from .restorer import make_restorer
+
+    return make_restorer(checkpoint_spec(path), device, precision)
 
 
 def restore(image, model: str | ModelSpec, device: str | None = None, precision: str | None = None, **options) -> RestoreResult:

@@ -94,7 +94,23 @@ def _save_restored(args: argparse.Namespace, path: Path, out_dir: Path, stem: st
 def cmd_restore(args: argparse.Namespace) -> int:
     from .restorer import make_restorer
 
-    restorer = make_restorer(args.model, args.device, args.precision)
+    if not args.model and not args.weights:
+        print("error: give --model NAME, --weights CHECKPOINT, or both", file=sys.stderr)
+        return 2
+    restorers_ = [make_restorer(args.model, args.device, args.precision)] if args.model else []
+    if args.weights:
+        from .checkpoint import checkpoint_spec
+
+        spec = checkpoint_spec(args.weights)  # CheckpointError (a ValueError): one line from main()
+        print(f"{Path(args.weights).name}: {spec.description}", file=sys.stderr)
+        restorers_.append(make_restorer(spec, args.device, args.precision))
+    status = 0
+    for restorer in restorers_:  # a built-in model and your checkpoint run one after the other, same options
+        status = max(status, _restore_with(args, restorer))
+    return status
+
+
+def _restore_with(args: argparse.Namespace, restorer) -> int:
     if restorer.spec.family == "face" and args.mode == "whole" and args.bg_upsampler != "none":
         sr = [s.name for s in specs("baseline", "sr")]
         if args.bg_upsampler not in sr:
@@ -399,8 +415,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     restore = sub.add_parser("restore", help="restore images (files and folders) with one model")
     restore.add_argument("inputs", nargs="+", help="image files or folders")
-    restore.add_argument("--model", "-m", required=True,
+    restore.add_argument("--model", "-m", default=None,
                          help="one of: " + ", ".join(s.name for s in specs("baseline", "sr", "face")))
+    restore.add_argument("--weights", default=None, metavar="CHECKPOINT",
+                         help="your own .pth/.safetensors (RRDBNet/ESRGAN, SRVGGNetCompact, GPEN, GFPGAN, CodeFormer; "
+                              "recognised from its tensors); with --model, both run")
     restore.add_argument("--scale", "-s", type=float, default=None,
                          help="output scale (any float, e.g. 1.1); default: the model's native scale "
                               "(4 for baselines, 2 for whole-photo face restoration)")

@@ -242,3 +242,21 @@ def max_pickle_ops() -> int:
 
 # Animation frame rates (GIF and MP4 writers, the app's sliders, the CLI's --fps).
 MIN_FPS, MAX_FPS = 0.1, 240.0
+
+
+# Your own checkpoints (restorers.load_checkpoint, `restore --weights`, the app's upload): the file's size,
+# checked before it is read, and the parameters of the network its shapes describe, counted on the meta
+# device before anything is allocated. The defaults admit every published model here (CodeFormer's file,
+# the largest, is 377 MB and 94 M parameters).
+MAX_CHECKPOINT_MB_ENV = "RESTORERS_MAX_CHECKPOINT_MB"
+DEFAULT_MAX_CHECKPOINT_MB = 600
+MAX_CHECKPOINT_PARAMS_ENV = "RESTORERS_MAX_CHECKPOINT_PARAMS"
+DEFAULT_MAX_CHECKPOINT_PARAMS = 150_000_000
+
+
+def max_checkpoint_bytes() -> int:
+    return int(setting(MAX_CHECKPOINT_MB_ENV, DEFAULT_MAX_CHECKPOINT_MB) * 1024 * 1024)
+
+
+def max_checkpoint_params() -> int:
+    return int_setting(MAX_CHECKPOINT_PARAMS_ENV, DEFAULT_MAX_CHECKPOINT_PARAMS)

@@ -57,11 +57,12 @@ def get_network(spec: ModelSpec, device: torch.device) -> nn.Module:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    if spec.weights is None:
+    if spec.weights is None and spec.loader is None:
         raise ValueError(f"{spec.name} has no weights to load")
     # Load outside the lock: a slow download must not block requests for other, cached models.
     if spec.loader is not None:
-        net = spec.loader(fetch(spec.weights)).eval().requires_grad_(False)
+        # No weights file: the loader reads its own (a user's checkpoint, restorers/checkpoint.py).
+        net = spec.loader(fetch(spec.weights) if spec.weights else None).eval().requires_grad_(False)
     else:
         net = build_network(spec, load_weights(spec.weights, spec.state_keys))
     net = prepare(net, device)
