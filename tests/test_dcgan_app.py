@@ -67,3 +67,9 @@ def test_bad_data_and_checkpoints_are_clear_errors(client, tmp_path):
         client.predict(handle_file(str(bad)), "0-3", api_name="/dcgan_sample")
     with pytest.raises(AppError, match="Train a model first"):
         client.predict(None, "0-3", api_name="/dcgan_sample")
+
+
+def test_too_long_a_training_is_refused_before_it_starts(client):
+    big = [32, 200] + TINY[2:]  # 200 epochs of flowers-102's train split
+    with pytest.raises(AppError, match=r"DCGAN training would take about .*\(training 7169 images for 200 epochs"):
+        client.predict("hub", None, "flowers-102-train", *big, api_name="/dcgan_train")

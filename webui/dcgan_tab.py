@@ -36,9 +36,11 @@ HUB_CHOICES = [(d.title, d.name) for d in HUB_DATASETS.values()]
 WALK_CHOICES = [("z spherical (slerp)", "z-slerp"), ("z linear", "z-linear"), ("z cubic (smooth)", "z-cubic")]
 SIZE_CHOICES = [("64 px", 64), ("128 px", 128), ("256 px", 256), ("512 px", 512), ("model size", 0)]
 UPDATE_EVERY_S = 0.5  # live chart refresh: at most twice a second (every epoch end is always shown)
-# Training cost for the budget: seconds per training image at 32 px on the benchmark CPU (fp32; 64 px costs
-# about 4x), from benchmarks/bench_dcgan.py; flowers-102's test split holds about 1,000 images.
-TRAIN_S_PER_IMAGE_32 = 1 / 300
+# Training cost for the budget: seconds per training image at 32 px, fp32 (64 px costs 4x). The benchmark
+# (benchmarks/bench_dcgan.py) could only run on the loaded machine (10-16 images/s with load average 15-20,
+# i.e. about a ninth of it); an idle 2-core CPU is estimated at 120 images/s. flowers-102's test split
+# holds about 1,000 images, its train split about 7,000.
+TRAIN_S_PER_IMAGE_32 = 1 / 120
 HUB_IMAGES = {"flowers-102": 1020, "flowers-102-train": 7169}
 EXAMPLE_IMAGES = 32
 
@@ -135,7 +137,7 @@ def run_dcgan_train(source: str = "example", files: list[str] | None = None, hub
     size = int(size)
     config = TrainConfig(image_size=size, epochs=int(epochs), batch_size=int(batch_size), lr_g=float(lr_g),
                          lr_d=float(lr_d), beta1=float(beta1), beta2=float(beta2), nz=int(latent), ngf=int(features),
-                         ndf=int(features), seed=int(seed), stabilise=bool(stabilise), precision=precision or "fp32")
+                         ndf=int(features), seed=int(seed), stabilise=bool(stabilise), precision=precision or D.precision)
     try:
         config.check()
         yield (_status("loading the images..."), "", _losses_frame([]), None, None, None, None, None, None)
