@@ -205,3 +205,26 @@ def test_video_tab_restores_the_example_clip_into_a_playable_video(page):
     duration = page.evaluate("document.querySelector('#video-output video').duration")
     assert 2.5 < duration < 3.5  # the example is 3 s long
     assert "36 frames" in page.inner_text("#video-status") and "sound copied" in page.inner_text("#video-status")
+
+
+def test_restore_with_your_own_checkpoint_beside_a_builtin_model(page, tmp_path):
+    import torch
+
+    from restorers.archs.srvgg import SRVGGNetCompact
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_x2.pth"  # a tiny SRVGG x2: recognised from its tensors, not its name
+    torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, path)
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    page.set_input_files("#restore-input input[type=file]", str(photo))
+    page.wait_for_selector("#restore-input img")
+    set_models(page, "#restore-models", ["Lanczos (baseline)"])
+    page.get_by_text("Your own checkpoint").click()
+    page.set_input_files("#restore-checkpoint input[type=file]", str(path))
+    page.wait_for_function("document.querySelector('#restore-checkpoint').innerText.includes('tiny_x2')")
+    page.click("#restore-run")
+    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    text = page.inner_text("#restore-gallery")
+    assert "Lanczos (baseline)" in text and "tiny_x2 (SRVGGNetCompact x2, your checkpoint)" in text
+    assert "1024x1024" in text
+    assert "your checkpoint" in page.inner_text("#restore-timings")

@@ -34,6 +34,7 @@ def run_restore(
     threshold: float = DEFAULT_THRESHOLD,
     blend: float = 1.0,
     fidelity: str | float = "0.5",
+    checkpoint: str | None = None,
     progress: gr.Progress = gr.Progress(),
 ):
     """Restore a photo (a face crop or a whole photo with faces) with one or more models side by side, timed.
@@ -49,11 +50,14 @@ def run_restore(
         threshold: face models: face detection score threshold (0.5 to 0.99).
         blend: face models: 1 = fully restored face, 0 = the original face.
         fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), or several separated by commas (e.g. '0, 0.5, 1') for a sweep with one result per w.
+        checkpoint: optional: your own .pth/.safetensors (RRDBNet/ESRGAN, SRVGGNetCompact, GPEN, GFPGAN or CodeFormer, recognised from its tensors); its result is one more column.
     Returns:
         one restored image per model (captioned with its size and seconds), the input enlarged for comparison, a timings table, face crops before and after, a status line, the PNG files.
     """
     loaded = load_input(image)
-    if not models:
+    own = own_checkpoint(checkpoint)
+    models = list(models or [])
+    if not models and own is None:
         raise gr.Error("Tick at least one model.")
     weights = parse_fidelities(fidelity)
     if isinstance(models, str) or not all(isinstance(m, str) for m in models):
@@ -67,10 +71,12 @@ def run_restore(
     compare: dict[str, tuple[str, str]] = {}
     befores: dict[tuple[int, int], str] = {}
     titles: dict[str, str] = {}
-    for index, name in enumerate(models):
-        progress(index / len(models), desc=f"{name} ({index + 1}/{len(models)})")
+    runs = [*models, *([own] if own is not None else [])]  # your checkpoint: one more column
+    for index, model in enumerate(runs):
+        name = model if isinstance(model, str) else model.name
+        progress(index / len(runs), desc=f"{name} ({index + 1}/{len(runs)})")
         try:
-            restorer = restorers.load(name)
+            restorer = restorers.load(model)
             options = dict(outscale=face_options["outscale"])
             if restorer.spec.family == "face":
                 options = face_options
@@ -118,10 +124,22 @@ def run_restore(
         gr.update(choices=[(titles[n], n) for n in compare], value=first),
         rows,
         faces,
-        restore_status(len(models), len(models) - len(failures), notes, failures),
+        restore_status(len(runs), len(runs) - len(failures), notes, failures),
         files,
         compare,
     )
+
+
+def own_checkpoint(path: str | None):
+    """The ModelSpec of an uploaded checkpoint (architecture recognised from its tensors), or None."""
+    if not path:
+        return None
+    from restorers.checkpoint import CheckpointError, checkpoint_spec
+
+    try:
+        return checkpoint_spec(path)
+    except (CheckpointError, OSError) as exc:
+        raise gr.Error(f"Your checkpoint: {plain_message(str(exc), path)}") from None
 
 
 def restore_status(asked: int, ran: int, notes: list[str], failures: list[str]) -> str:
@@ -193,6 +211,11 @@ def build_restore_tab() -> dict:
                 threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
             fidelity = fidelity_box("restore-fidelity")
+            with gr.Accordion("Your own checkpoint", open=False):
+                checkpoint = gr.File(label="ESRGAN / Real-ESRGAN / SRVGG / GPEN / GFPGAN / CodeFormer weights "
+                                           "(.pth, .safetensors): recognised from its tensors, run as one more column",
+                                     file_types=[".pth", ".pt", ".ckpt", ".bin", ".safetensors"], type="filepath",
+                                     elem_id="restore-checkpoint")
             run = gr.Button("Restore", variant="primary", elem_id="restore-run")
             api_run = gr.Button(visible=False)  # the /restore API endpoint (raises instead of writing the status)
         with gr.Column(scale=2, min_width=300):
@@ -207,7 +230,7 @@ def build_restore_tab() -> dict:
             faces = gr.Gallery(label="Faces: before / after", columns=4, height="auto", object_fit="contain")
             files = gr.File(label="Download PNGs", file_count="multiple")
     compare_state = gr.State({})
-    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend, fidelity]
+    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend, fidelity, checkpoint]
     outputs = [gallery, slider, compare_with, timings, faces, status, files, compare_state]
     image.upload(check_upload, image, None, api_visibility="private")
     models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
