@@ -201,3 +201,29 @@ def test_real_x4plus_fixture_beats_bicubic_on_a_realistic_degradation():
     assert ours.shape == base.shape == gt.shape
     assert ssim(ours, gt) > ssim(base, gt) + 0.02
     assert gradient_energy(ours) > 1.5 * gradient_energy(base)
+
+
+GOLDEN_CASES = ["rrdbnet/case_rrdb_x1.pt", "rrdbnet/case_rrdb_x2.pt", "rrdbnet/case_rrdb_x4.pt",
+                "srvgg/case_srvgg_x2_prelu.pt", "gpen/case_gpen_128.pt", "gfpgan/case_gfpgan_64.pt"]
+# (CodeFormer's golden case stores a procedure, not a state_dict; its real layout is checked from the manifest.)
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_small_golden_networks_are_recognised_with_their_configs(case: str):
+    """The golden cases are small, unusual configurations (GPEN 128 px at narrow 1/16, GFPGAN 64 px, ...)."""
+    data = torch.load(require_shared("golden", case), weights_only=True)
+    _, config, _ = inspect_state_dict(data["state_dict"], case)
+    expected = {k: v for k, v in data["config"].items() if k != "device"}
+    assert {k: config.get(k) for k in expected} == expected
+
+
+def test_own_face_checkpoint_runs_the_face_pipeline(tmp_path):
+    data = torch.load(require_shared("golden", "gpen", "case_gpen_128.pt"), weights_only=True)
+    path = tmp_path / "my_face_model.pth"
+    torch.save(data["state_dict"], path)
+    restorer = restorers.load_checkpoint(path, device="cpu", precision="fp32")
+    assert restorer.spec.family == "face" and restorer.spec.input_size == 128
+    photo = images.load_image(require_shared("faces", "gfpgan-whole", "Blake_Lively.jpg")).rgb
+    result = restorer.restore(photo, mode="whole", outscale=1, background="none")
+    assert len(result.faces) >= 1 and result.image.shape == photo.shape
+    assert result.crops_after[0].shape == (128, 128, 3)
