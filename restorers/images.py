@@ -7,6 +7,7 @@ palette, 16-bit and alpha handled), enforces a size limit, and converts to and f
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,8 @@ def resize(image: np.ndarray, size: tuple[int, int], resample: str = "lanczos") 
 
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    if not (math.isfinite(scale) and scale > 0):  # never a silent 1x1 image from a zero or negative scale
+        raise ValueError(f"scale must be a positive number, got {scale}")
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 

@@ -145,7 +145,9 @@ def process_video(
     options: dict = {"outscale": scale}
     if is_face:
         options.update(mode="whole", background=background, only_center_face=only_center_face,
-                       min_face=int(min_face), threshold=threshold, blend=blend)
+                       min_face=min_face, threshold=threshold, blend=blend)
+    options = restorer.check_options(**options)  # NaN, Infinity and out-of-range values: one sentence, up front
+    min_face, threshold = options.get("min_face", 0), options.get("threshold", threshold)
     out_scale = restorer.output_scale(options)
     out_w, out_h = images.scaled_size(info.width, info.height, out_scale) if out_scale else (info.width, info.height)
     limits.check_video(seconds, total, info.width, info.height, out_w, out_h)
