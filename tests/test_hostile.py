@@ -751,3 +751,10 @@ def test_cli_evaluate_reads_a_zip_as_the_app_does(tmp_path: Path, capsys: pytest
     code, err = _run_cli(["evaluate", str(archive), "--degrade", "stackblur:2", "--models", "bicubic",
                           "--metrics", "ssim"], capsys)
     assert code == 1 and "broken.png in truths.zip: not a readable image" in err and "Traceback" not in err, err
+
+
+def test_gradio_refuses_uploads_past_the_same_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app
+
+    monkeypatch.setenv("RESTORERS_MAX_UPLOAD_MB", "3")
+    assert app.launch_options()["max_file_size"] == 3 * 2**20
