@@ -222,7 +222,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     for path, stem in _progress(list(zip(inputs, unique_stems(p.name for p in inputs))), str(spec)):
         try:
             out = spec.apply(images.load_image(path).rgb, args.seed)
-            images.save_png(Path(args.out) / f"{_short(stem, 120)}_{tag}.png", out)
+            target = Path(args.out) / f"{_short(stem, 120)}_{tag}.png"
+            images.save_png(target, out)
+            _done(f"{path} -> {target} ({out.shape[1]}x{out.shape[0]})")  # as restore does: where it went
         except (images.ImageError, ValueError, OSError) as exc:  # one bad file never loses the rest
             _fail(path, exc)
             failures += 1

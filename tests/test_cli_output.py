@@ -31,6 +31,15 @@ def test_restore_prints_where_each_output_went(tmp_path, capsys):
     assert (out / "a_lanczos.png").is_file() and (out / "b_lanczos.png").is_file()
 
 
+def test_degrade_prints_where_each_output_went(tmp_path, capsys):
+    # It used to print nothing on success, so a new user did not know where the files went.
+    a = _photo(tmp_path, "a.png")
+    out = tmp_path / "out"
+    assert main(["degrade", str(a), "--degradation", "downscale:2", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == [f"{a} -> {out / 'a_downscale2.png'} (24x20)"]
+    assert (out / "a_downscale2.png").is_file()
+
+
 def test_missing_background_weights_name_the_background_model(hub_cache, tmp_path, capsys):
     # GPEN with a Real-ESRGAN background, offline: the x2plus weights fail first. The skip lines used to
     # blame gpen-bfr-512.
