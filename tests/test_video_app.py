@@ -12,7 +12,7 @@ from restorers import media
 
 CLIP = Path(__file__).resolve().parents[1] / "examples" / "portraits_pan.mp4"
 # model, scale, background, only_center_face, min_face, threshold, blend, smooth, start, end, max_frames
-DEFAULTS = ["lanczos", 1.5, "lanczos", False, 0, 0.9, 1.0, True]
+DEFAULTS = ["lanczos", 1.5, "lanczos", False, 0, 0.97, 1.0, True]
 
 
 def _path(value) -> str:
