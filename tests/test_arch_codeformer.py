@@ -107,6 +107,10 @@ def test_tiny_config_without_adain_and_at_w1(tiny_net: CodeFormer) -> None:
     assert torch.equal(enc.quant[0].flatten(1).T, tiny_net.quantize.embedding.weight[codes])
     assert torch.isfinite(out0).all() and torch.isfinite(out1).all()
     assert (out0 - out1).abs().max() > 1e-3  # w=1 fuses the encoder features, w=0 skips fusion
+    # The official positional order (x, w, detach_16, code_only, adain) and code_only's return value.
+    with torch.no_grad():
+        logits, lq_feat = tiny_net(x, 0.0, True, True, False)
+    assert torch.equal(logits, enc.logits) and torch.equal(lq_feat, enc.lq_feat)
 
 
 def test_reduced_precision_keeps_codes_and_attention_in_fp32(tiny_net: CodeFormer) -> None:

@@ -357,7 +357,17 @@ class CodeFormer(nn.Module):
                 x = self.fuse_convs_dict[size](enc.features[size], x, w)
         return x
 
-    def forward(self, x: torch.Tensor, w: float = 0.0, adain: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x: [b, 3, 512, 512] RGB in [-1, 1] -> (out [b, 3, 512, 512], logits [b, 256, codebook], lq_feat)."""
+    def forward(
+        self, x: torch.Tensor, w: float = 0.0, detach_16: bool = True, code_only: bool = False, adain: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
+        """x: [b, 3, 512, 512] RGB in [-1, 1] -> (out [b, 3, 512, 512], logits [b, 256, codebook], lq_feat).
+
+        The arguments are the official ones, in the official order. `detach_16` only matters for training
+        (inference runs without gradients either way); `code_only` returns (logits, lq_feat) as the official
+        class does.
+        """
+        del detach_16
         enc = self.encode(x, adain)
+        if code_only:
+            return enc.logits, enc.lq_feat
         return self.decode(enc, w), enc.logits, enc.lq_feat
