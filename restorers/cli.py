@@ -161,10 +161,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     from . import weights_check
 
     del args
+    width = max(len(spec.licence) for spec in specs())  # never cut a licence: "non-commercial" is the point
     for spec in specs():
         check = weights_check(spec)
         where = spec.weights.url if spec.weights else "-"
-        print(f"{spec.name:26s} {spec.family:9s} {check.state:12s} {spec.licence[:40]:40s} {where}")
+        print(f"{spec.name:26s} {spec.family:9s} {check.state:12s} {spec.licence:{width}s} {where}")
         if check.state.endswith("-bad"):  # a file is there but will not load: say why
             print(f"{'':26s} {'':9s} ^ {check.path}: {check.reason}")
     return 0

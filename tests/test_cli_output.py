@@ -98,3 +98,10 @@ def test_models_lists_a_bad_local_file_with_the_reason(hub_cache, tmp_path, monk
     row = next(i for i, line in enumerate(lines) if line.startswith("realesrgan-x4plus "))
     assert lines[row].split()[2] == "override-bad"
     assert "RealESRGAN_x4plus.pth: 15 bytes where the pinned file has" in lines[row + 1]
+
+
+def test_models_prints_every_licence_whole(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "S-Lab License 1.0 (non-commercial use only)" in out
+    assert "NVIDIA Source Code License (non-commercial)" in out
