@@ -30,3 +30,17 @@ def test_a_single_result_fits_the_gallery_instead_of_being_cut_off(page):
     picture, frame = boxes(page, "#restore-gallery .grid-container img", "#restore-gallery .grid-wrap")
     assert picture["bottom"] - picture["top"] > 100
     assert picture["top"] >= frame["top"] - 1 and picture["bottom"] <= frame["bottom"] + 1, (picture, frame)
+
+
+def test_an_unreadable_upload_says_why_in_the_status_without_error_badges(page, tmp_path):
+    # A file named .png that is not an image: Restore used to stop in the input's preprocessing, before the
+    # handler, so every output panel showed a bare "Error" badge and the status said nothing.
+    text = tmp_path / "notes.png"
+    text.write_text("this is not an image")
+    page.set_input_files("#restore-input input[type=file]", str(text))
+    page.click("#restore-run")
+    page.wait_for_function("document.querySelector('#restore-status').innerText.includes('not a readable image')",
+                           timeout=TIMEOUT)
+    status = page.inner_text("#restore-status")
+    assert "notes.png" in status and str(tmp_path) not in status
+    assert page.locator("#restore-gallery .error:visible").count() == 0

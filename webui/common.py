@@ -153,6 +153,11 @@ def ImageInput(label: str, **kwargs) -> gr.Image:  # noqa: N802 - used like a co
         try:
             return original(payload)
         except Exception as exc:  # noqa: BLE001 - whatever Pillow raises, the user gets the same sentence
+            path = getattr(payload, "path", None)
+            if path:
+                # Hand the untouched file on: the handler's own decoder says what is wrong in its status line.
+                # Raising here stopped the event before the handler, so every output showed an "Error" badge.
+                return str(path)
             name = getattr(payload, "orig_name", None) or "the upload"
             raise gr.Error(f"{name} is not a readable image (not an image format we can decode)") from exc
 
