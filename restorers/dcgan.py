@@ -118,6 +118,10 @@ def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> D
         shape = generator_config(state)
     except ValueError as exc:
         raise CheckpointError(f"{name}: {exc}") from None
+    declared = sum(t.numel() for t in state.values())  # what the file's tensors claim (views cost nothing)
+    if declared > max_generator_params():
+        raise CheckpointError(f"{name} describes a network of {declared / 1e6:,.0f} M parameters; at most "
+                              f"{max_generator_params() / 1e6:,.0f} M are built here (${MAX_GENERATOR_PARAMS_ENV})")
     _check_size(lambda: DCGANGenerator(shape["nz"], shape["ngf"], shape["nc"], shape["image_size"]), name)
     generator = DCGANGenerator(shape["nz"], shape["ngf"], shape["nc"], shape["image_size"])
     try:

@@ -346,6 +346,12 @@ def check_generator_config(kwargs: dict[str, Any]) -> None:
             or resolution & (resolution - 1):
         raise ValueError(f"G_ema's img_resolution must be a power of two between 4 and {limit}, got "
                          f"{_shown(resolution)} (raise ${MAX_GENERATOR_RESOLUTION_ENV} for bigger generators)")
+    # A lower bound first, in plain integers (the first meta build in a process imports torch._dynamo, about
+    # 2 s on a loaded 2-core machine): a hostile configuration is refused at once, a plausible one is counted.
+    floor = _weight_floor(kwargs)
+    if floor > max_generator_params():
+        raise ValueError(f"this generator would need at least {floor / 1e6:,.0f} M parameters; at most "
+                         f"{max_generator_params() / 1e6:,.0f} M are built here (${MAX_GENERATOR_PARAMS_ENV})")
     try:
         with torch.device("meta"):
             shape_only = Generator(**kwargs)
@@ -356,6 +362,24 @@ def check_generator_config(kwargs: dict[str, Any]) -> None:
     if count > max_generator_params():
         raise ValueError(f"this generator would need {count / 1e6:,.0f} M parameters; at most "
                          f"{max_generator_params() / 1e6:,.0f} M are built here (${MAX_GENERATOR_PARAMS_ENV})")
+
+
+def _weight_floor(kwargs: dict[str, Any]) -> int:
+    """The generator's convolution and mapping weights alone (every architecture has at least these)."""
+    synthesis = kwargs.get("synthesis_kwargs") or {}
+    mapping = kwargs.get("mapping_kwargs") or {}
+    base, cap = int(synthesis.get("channel_base") or 32768), int(synthesis.get("channel_max") or 512)
+    resolution, count, previous = int(kwargs["img_resolution"]), 0, 0
+    res = 4
+    while res <= resolution:
+        channels = min(base // res, cap)
+        count += channels * channels * 9 + previous * channels * 9  # conv1, and conv0 above 4x4
+        previous, res = channels, res * 2
+    w_dim, z_dim = int(kwargs.get("w_dim") or 0), int(kwargs.get("z_dim") or 0)
+    width = int(mapping.get("layer_features") or w_dim)
+    layers = int(mapping.get("num_layers") or 8)
+    count += z_dim * w_dim if layers == 1 else z_dim * width + (layers - 2) * width * width + width * w_dim
+    return count
 
 
 def _shown(value: Any) -> str:

@@ -270,10 +270,8 @@ calls = {
     "seeds": parse_seeds,
     "dcgan": load_checkpoint,
 }
-# Warm up what a first call pays anyway (meta-device build, Pillow plugins), so it is not counted.
-with torch.device("meta"):
-    from restorers.archs.stylegan2_ada import Generator
-    Generator(8, 0, 8, 8, 3)
+# Warm up Pillow's plugins only: a bomb must be refused fast on a cold process too (no meta-device build,
+# whose first use imports torch._dynamo for about 2 s, may stand between a bomb and its refusal).
 images.load_image(test_hostile.big_png(8))
 
 def peak_mb():
