@@ -56,12 +56,12 @@ def run_restore(
     """
     loaded = load_input(image)
     own = own_checkpoint(checkpoint)
+    if isinstance(models, str) or not all(isinstance(m, str) for m in models or []):
+        raise gr.Error("models must be a list of model names.")
     models = list(models or [])
     if not models and own is None:
         raise gr.Error("Tick at least one model.")
     weights = parse_fidelities(fidelity)
-    if isinstance(models, str) or not all(isinstance(m, str) for m in models):
-        raise gr.Error("models must be a list of model names.")
     # Checked once, before any model runs: a NaN or out-of-range value is one clear message.
     face_options = check_restore_options(dict(outscale=outscale, mode=mode, background=background,
                                               only_center_face=only_center_face, min_face=min_face,
