@@ -18,9 +18,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from . import images
+from . import images, limits
 from .hub import WeightsError, WeightsFile, fetch
-from . import limits
 from .limits import LimitError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}

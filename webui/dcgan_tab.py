@@ -11,13 +11,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from restorers import budget, cancel, images
+from restorers import budget, cancel
 from restorers.dcgan import CheckpointError, generate, latent_walk, load_checkpoint, loss_chart, losses_csv, \
     sample_grid, save_checkpoint
 from restorers.dcgan_config import STUDY_DEFAULTS as D
