@@ -51,3 +51,18 @@ def test_cost_estimate_grows_with_the_model_and_the_frames():
     assert 0 < lanczos.seconds < part.seconds < gfpgan.seconds
     assert gfpgan.seconds == pytest.approx(part.seconds * 6, rel=0.5)  # 36 frames vs 6, one model load
     assert estimate(None, "lanczos").seconds == 0 and estimate(str(CLIP) + ".missing", "lanczos").seconds == 0
+
+
+@pytest.mark.parametrize("position, value, message", [
+    (6, float("nan"), "threshold must be a finite number"),       # NaN was silently replaced by the default
+    (5, float("inf"), "min_face must be a finite number"),      # Infinity was an OverflowError
+    (11, -3, "max_frames must be"),
+])
+def test_video_handler_names_a_bad_number_instead_of_guessing(position, value, message):
+    from webui.video_tab import run_video
+
+    args = [str(CLIP), *DEFAULTS, None, None, None]
+    args[position] = value
+    with pytest.raises(Exception, match=message) as caught:
+        list(run_video(*args))
+    assert type(caught.value).__name__ == "Error"  # a gr.Error: shown in the page as a sentence

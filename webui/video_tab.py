@@ -1,6 +1,7 @@
 """Video tab: restore a clip frame by frame with one model, keep its sound, compare before | after."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import gradio as gr
 
 from restorers import budget, media
 from restorers.registry import DEFAULT_THRESHOLD
+from restorers.validate import check_number
 from restorers.video import process_video
 
 from . import costs
@@ -24,12 +26,21 @@ SOUND = {"copied": "sound copied", "aac": "sound re-encoded to AAC", "none": "th
          "dropped": "sound left out"}
 
 
-def _number(value, default=None):
+def _number(name: str, value, default=None, lo: float | None = None, hi: float | None = None, integer: bool = False):
+    """An empty box gives ``default``; anything else must be a number in range (NaN or Infinity sent by an
+    API client is an error that names the parameter, never a silent default or an OverflowError)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return check_number(name, value, lo, hi, integer=integer)
+
+
+def _estimate_number(value, default=None):
+    """Lenient reading for the cost estimate, which runs before the checks: a bad value counts as the default."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return default
-    return number if number == number else default
+    return number if math.isfinite(number) else default
 
 
 def estimate(video: str | None, model: str | None, scale=2.0, background: str = "lanczos",
@@ -41,12 +52,12 @@ def estimate(video: str | None, model: str | None, scale=2.0, background: str = 
         info = media.probe(video)
     except media.MediaError:
         return budget.Estimate()  # the handler says what is wrong with the file
-    start_s = _number(start, 0.0) or 0.0
-    stop = min(_number(end, info.duration) or info.duration, info.duration)
+    start_s = _estimate_number(start, 0.0) or 0.0
+    stop = min(_estimate_number(end, info.duration) or info.duration, info.duration)
     frames = max(1, round(max(stop - start_s, 0.0) * info.fps))
-    if _number(max_frames):
-        frames = min(frames, int(_number(max_frames)))
-    outscale = _number(scale, 2.0) or 2.0
+    if _estimate_number(max_frames):
+        frames = min(frames, int(_estimate_number(max_frames)))
+    outscale = _estimate_number(scale, 2.0) or 2.0
     one = budget.model_cost(model, info.width, info.height, outscale, mode="whole", background=background,
                             faces=1 if only_center_face else FACES_PER_FRAME)
     load = budget.MODEL_LOAD_S * sum(1 for what, _ in one.parts if what != "lanczos" and what != "bicubic")
@@ -100,11 +111,16 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
     folder = request_dir("video")
     stem = Path(name).stem or "video"
     out, side = folder / f"{stem}_{model}.mp4", folder / f"{stem}_{model}_side-by-side.mp4"
-    options = dict(scale=_number(scale, 2.0), side_by_side=side, background=background,
-                   only_center_face=bool(only_center_face), min_face=int(_number(min_face, 0) or 0),
-                   threshold=_number(threshold, DEFAULT_THRESHOLD), blend=_number(blend, 1.0), smooth=bool(smooth),
-                   start=_number(start) or None, end=_number(end) or None,
-                   max_frames=int(_number(max_frames, 0) or 0) or None)
+    try:
+        options = dict(scale=_number("scale", scale, 2.0), side_by_side=side, background=background,
+                       only_center_face=bool(only_center_face),
+                       min_face=_number("min_face", min_face, 0, 0, 1 << 16, integer=True),
+                       threshold=_number("threshold", threshold, DEFAULT_THRESHOLD, 0.0, 1.0),
+                       blend=_number("blend", blend, 1.0, 0.0, 1.0), smooth=bool(smooth),
+                       start=_number("start", start, None, 0.0) or None, end=_number("end", end, None, 0.0) or None,
+                       max_frames=_number("max_frames", max_frames, 0, 0, None, integer=True) or None)
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
     keep = gr.update()
     shown = 0.0
     try:
