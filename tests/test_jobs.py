@@ -269,3 +269,36 @@ def test_a_job_called_inside_another_keeps_the_outer_deadline(monkeypatch, fake_
         return inner()
 
     assert outer() == pytest.approx(30, abs=1)  # the outer time limit, carried into the "GPU worker"
+
+
+@pytest.mark.parametrize("generator", [False, True])
+def test_a_failed_job_keeps_none_of_its_memory(generator):
+    """The error a user gets must not keep the failed request's frames (and their arrays) alive."""
+    import gc
+    import weakref
+
+    class Payload:  # stands in for a decoded image or a tensor
+        pass
+
+    refs = []
+
+    def work():
+        payload = Payload()
+        refs.append(weakref.ref(payload))
+        raise ValueError("no face found")
+
+    if generator:
+        @jobs.job()
+        def handler():
+            yield work()
+        call = lambda: list(handler())  # noqa: E731
+    else:
+        handler = jobs.job()(work)
+        call = handler
+
+    with pytest.raises(gr.Error, match="no face found") as caught:
+        call()
+    error = caught.value
+    assert error.__context__ is None and error.__cause__ is None
+    gc.collect()
+    assert refs[0]() is None, "the error still holds the failed request's data"

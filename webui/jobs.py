@@ -101,6 +101,15 @@ def _message(exc: BaseException) -> gr.Error:
                     duration=None)
 
 
+def _released(error: gr.Error) -> gr.Error:
+    """``error`` cut loose from the failure behind it: a traceback or chained exception keeps every frame's
+    locals (decoded images, tensors) alive for as long as gradio holds the error, so an idle server would
+    keep the memory of a request that failed."""
+    error.__traceback__ = None
+    error.__context__ = error.__cause__ = None
+    return error
+
+
 def _translate(exc: BaseException) -> gr.Error:
     if isinstance(exc, gr.Error):
         if zerogpu.is_quota_error(exc):
@@ -166,7 +175,9 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
                                 return
                         yield item
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-                    raise _translate(exc) from exc
+                    error = _released(_translate(exc))
+                # Raised outside the except block so that the original exception, and the frames it holds, go.
+                raise error from None
             handler = gen_handler
         else:
             @functools.wraps(fn)
@@ -181,9 +192,10 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a message
                     if isinstance(exc, cancel.Cancelled):
                         log.warning("%s stopped after %.1f s: %s", label, time.monotonic() - began, exc)
-                    raise _translate(exc) from exc
+                    error = _released(_translate(exc))
                 finally:
                     log.info("%s finished in %.1f s", label, time.monotonic() - began)
+                raise error from None  # outside the except block: see gen_handler
             handler = plain_handler
         handler.is_job = True  # type: ignore[attr-defined]
         handler.estimate = cost  # type: ignore[attr-defined]
