@@ -281,10 +281,13 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from .loop import run_loop
 
     check_number("fps", args.fps, MIN_FPS, MAX_FPS)
+    fidelity = _fidelities(None if args.fidelity is None else [args.fidelity])
+    if fidelity is None:
+        return 2
     image = images.load_image(args.image).rgb
     truth = images.load_image(args.gt).rgb if args.gt else None
     result = run_loop(args.model, image, args.runs, args.scale, ground_truth=truth, device=args.device,
-                      precision=args.precision)
+                      precision=args.precision, fidelity=fidelity[0])
     frames = timeline_frames(result.frames)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -332,10 +335,13 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     from .video import process_video
 
+    fidelity = _fidelities(None if args.fidelity is None else [args.fidelity])
+    if fidelity is None:
+        return 2
     options = dict(scale=args.scale, side_by_side=args.side_by_side, audio=not args.no_audio, start=args.start,
                    end=args.end, max_frames=args.max_frames, smooth=not args.no_smooth, background=args.bg_upsampler,
                    only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
-                   blend=args.blend, device=args.device, precision=args.precision)
+                   blend=args.blend, device=args.device, precision=args.precision, fidelity=fidelity[0])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = None
@@ -370,6 +376,13 @@ def cmd_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fidelity_option(parser: argparse.ArgumentParser) -> None:
+    """One fidelity weight (loop, video); restore and evaluate take several, for a sweep."""
+    parser.add_argument("--fidelity", "-w", type=float, default=None, metavar="W",
+                        help="CodeFormer's fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; "
+                             "default 0.5); other models ignore it")
+
+
 def _add_video_parser(sub) -> None:
     video = sub.add_parser("video", help="restore a video clip frame by frame, keeping its sound")
     video.add_argument("input", help="a clip: mp4, mov, webm, mkv, avi or an animated GIF")
@@ -393,6 +406,7 @@ def _add_video_parser(sub) -> None:
     video.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
     video.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score threshold")
     video.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
+    _add_fidelity_option(video)
     _add_runtime_options(video)
     video.set_defaults(func=cmd_video)
 
@@ -482,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--gt", help="optional ground truth to score every run against")
     loop.add_argument("--fps", type=float, default=2.0)
     loop.add_argument("--out", "-o", default="timeline.gif", help=".gif or .mp4")
+    _add_fidelity_option(loop)
     _add_runtime_options(loop)
     loop.set_defaults(func=cmd_loop)
 

@@ -13,7 +13,7 @@ import numpy as np
 from . import images
 from .animate import RepeatedRunResult, repeated_run
 from .metrics import score_all
-from .restorer import FACE_MODES, make_restorer
+from .restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, make_restorer
 from .validate import check_choice, check_int, check_number
 
 MAX_RUNS = 30
@@ -34,15 +34,19 @@ def run_loop(
     device: str | None = None,
     precision: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    fidelity: float = DEFAULT_FIDELITY,
 ) -> RepeatedRunResult:
-    """Run ``model`` ``runs`` times on its own output, each run at output scale ``scale``."""
+    """Run ``model`` ``runs`` times on its own output, each run at output scale ``scale``.
+
+    ``fidelity``: CodeFormer's weight w in [0, 1], the same for every run; other models ignore it."""
     runs = check_int("runs", runs, 1, MAX_RUNS)
     scale = float(check_number("scale per run", scale, 0.25, 4.0))
     face_mode = check_choice("face mode", face_mode, FACE_MODES)
+    fidelity = check_fidelity(fidelity)  # checked for every model, so a bad value never passes silently
     restorer = make_restorer(model, device, precision)
     options: dict = {"outscale": scale}
     if restorer.spec.family == "face":
-        options["mode"] = face_mode
+        options.update(mode=face_mode, fidelity=fidelity)
 
     def step(frame: np.ndarray) -> np.ndarray:
         out = restorer.restore(frame, **options).image

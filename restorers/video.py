@@ -23,7 +23,7 @@ import numpy as np
 from . import cancel, images, limits, media
 from .animate import contact_sheet
 from .registry import DEFAULT_THRESHOLD
-from .restorer import Restorer, make_restorer
+from .restorer import DEFAULT_FIDELITY, Restorer, check_fidelity, make_restorer
 
 STRIP_FRAMES = 5
 STRIP_HEIGHT = 96
@@ -118,13 +118,15 @@ def process_video(
     device: str | None = None,
     precision: str | None = None,
     strip_frames: int = STRIP_FRAMES,
+    fidelity: float = DEFAULT_FIDELITY,
 ) -> Iterator[VideoProgress]:
     """Restore `source` into `out` (.mp4, .mov or .mkv) frame by frame; yields progress, ends with the result.
 
     scale: output scale (default: the model's own, as for images; face models 2). side_by_side: also
     write before | after into this file. audio: keep the clip's sound (copied when the container
     allows, else AAC). start/end (seconds) and max_frames pick a part of the clip. Face options as in
-    FaceRestorer.run; smooth: track faces and smooth their landmarks over time.
+    FaceRestorer.run; smooth: track faces and smooth their landmarks over time. fidelity: CodeFormer's
+    weight w in [0, 1] (0 = strongest restoration, 1 = most faithful) for every frame; other models ignore it.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -133,6 +135,7 @@ def process_video(
             raise media.MediaError(f"{target.name}: the output must end in {', '.join(media.OUTPUT_SUFFIXES)}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    fidelity = check_fidelity(fidelity)  # for every model, before the clip is read
     info = media.probe(source)
     start_s, seconds = _segment(info, start, end)
     total = round(seconds * info.fps) if seconds > 0 else (max_frames or 0)
@@ -145,7 +148,7 @@ def process_video(
     options: dict = {"outscale": scale}
     if is_face:
         options.update(mode="whole", background=background, only_center_face=only_center_face,
-                       min_face=min_face, threshold=threshold, blend=blend)
+                       min_face=min_face, threshold=threshold, blend=blend, fidelity=fidelity)
     options = restorer.check_options(**options)  # NaN, Infinity and out-of-range values: one sentence, up front
     min_face, threshold = options.get("min_face", 0), options.get("threshold", threshold)
     out_scale = restorer.output_scale(options)

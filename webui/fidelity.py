@@ -1,7 +1,7 @@
 """CodeFormer's fidelity weight in the tabs: one box, shown only while a model that takes it is ticked.
 
 One value restores once; several ("0, 0.5, 1") run a sweep: one result column per w, side by side, with
-the network loaded once and each face encoded once.
+the network loaded once and each face encoded once. Repeated Run and Video take one value (`sweep=False`).
 """
 from __future__ import annotations
 
@@ -43,10 +43,20 @@ def parse_fidelities(value: Any) -> list[float]:
     return weights or [DEFAULT_FIDELITY]
 
 
-def fidelity_box(elem_id: str) -> gr.Textbox:
+def parse_fidelity(value: Any) -> float:
+    """One weight (Repeated Run, Video: no sweep there); the same messages as parse_fidelities."""
+    weights = parse_fidelities(value)
+    if len(weights) > 1:
+        raise gr.Error(f"Fidelity weight: give one value here, got {len(weights)} "
+                       "(a sweep runs in Restore and Degrade & Measure).")
+    return weights[0]
+
+
+def fidelity_box(elem_id: str, sweep: bool = True) -> gr.Textbox:
     return gr.Textbox(
         DEFAULT_TEXT, label="CodeFormer fidelity weight w (0 = strongest restoration, 1 = most faithful)",
-        info="One value, or several separated by commas for a side-by-side sweep, e.g. 0, 0.5, 1",
+        info="One value, or several separated by commas for a side-by-side sweep, e.g. 0, 0.5, 1" if sweep
+        else "One value in [0, 1], e.g. 0.7",
         visible=False, elem_id=elem_id,
     )
 

@@ -12,6 +12,7 @@ from restorers.validate import check_number
 
 from . import costs
 from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable
+from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
 from .jobs import job
 
 TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
@@ -19,7 +20,7 @@ TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow wit
 
 @job(costs.loop)
 def run_repeated(image: str | None, model: str | None, runs: float, scale: float, ground_truth: str | None = None,
-                 fps: float = 2.0, progress: gr.Progress = gr.Progress()):
+                 fps: float = 2.0, fidelity: str | float = DEFAULT_TEXT, progress: gr.Progress = gr.Progress()):
     """Feed a model's output back to it several times and measure how the image drifts from run to run.
 
     Args:
@@ -29,6 +30,7 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
         scale: output scale of each run, e.g. 1.1 (1 keeps the size).
         ground_truth: optional clean image to score every run against (URL or data: URI).
         fps: frames per second of the timeline GIF and MP4.
+        fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), one value used for every run.
     Returns:
         the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table, the GIF file.
     """
@@ -36,10 +38,11 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     truth = load_input(ground_truth, "a ground truth").rgb if ground_truth else None
     if not model:
         raise gr.Error("Pick a model.")
+    weight = parse_fidelity(fidelity)
     try:
         check_number("fps", fps, MIN_FPS, MAX_FPS)  # before the runs, not after them
         result = run_loop(model, source.rgb, runs, scale, ground_truth=truth,
-                          progress=lambda f, d: progress(f, desc=d))
+                          progress=lambda f, d: progress(f, desc=d), fidelity=weight)
     except USER_ERRORS + (RuntimeError,) as exc:
         raise gr.Error(str(exc), duration=None) from exc
     frames = timeline_frames(result.frames, size=TIMELINE_SIDE)
@@ -70,6 +73,7 @@ def build_loop_tab() -> dict:
             examples_slot = gr.Column()
             model = gr.Dropdown(model_choices("baseline", "sr", "face"), value="lanczos", label="Model",
                                 elem_id="loop-model")
+            fidelity = fidelity_box("loop-fidelity", sweep=False)
             runs = gr.Slider(1, MAX_RUNS, value=10, step=1, label="Runs", elem_id="loop-runs")
             scale = gr.Number(1.1, label="Output scale per run", info="e.g. 1.1 as in the original study")
             truth = ImageInput("Ground truth (optional)", height=160, elem_id="loop-truth")
@@ -85,7 +89,8 @@ def build_loop_tab() -> dict:
     outputs = [gif, video, strip, chart, table, download]
     # Clear the previous run first, so a failing run never leaves the old timeline under an error.
     run.click(lambda: [None] * len(outputs), None, outputs, api_visibility="private", queue=False).then(
-        run_repeated, [image, model, runs, scale, truth, fps], outputs, api_name="loop")
+        run_repeated, [image, model, runs, scale, truth, fps, fidelity], outputs, api_name="loop")
+    model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
     rows = [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")]]
     rows += [[example("grace_hopper_face_blurred.png"), m, 10, 1.0, example("grace_hopper_face.png")]
              for m in runnable("gpen-bfr-256")]

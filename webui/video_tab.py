@@ -14,6 +14,7 @@ from restorers.video import process_video
 
 from . import costs
 from .common import example, model_choices, plain_message, request_dir, runnable, save_result_png, status_html
+from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
 from .jobs import job
 
 VIDEO_TYPES = list(media.VIDEO_SUFFIXES)
@@ -82,7 +83,8 @@ def _when(seconds: float | None) -> str:
 def run_video(video: str | None, model: str | None, scale: float = 2.0, background: str = "lanczos",
               only_center_face: bool = False, min_face: float = 0, threshold: float = DEFAULT_THRESHOLD, blend: float = 1.0,
               smooth: bool = True, start: float | None = None, end: float | None = None,
-              max_frames: float | None = None, progress: gr.Progress = gr.Progress()):
+              max_frames: float | None = None, fidelity: str | float = DEFAULT_TEXT,
+              progress: gr.Progress = gr.Progress()):
     """Restore a video clip frame by frame with one model, keeping its sound and frame rate.
 
     Args:
@@ -99,6 +101,7 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
         start: first second of the clip to restore (empty: the beginning).
         end: last second (empty: the end).
         max_frames: stop after this many frames (empty or 0: all).
+        fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), one value used for every frame.
     Returns:
         the restored video, the side-by-side video (before | after), a strip of before/after frames, a
         status line, and the two videos as downloads.
@@ -118,7 +121,8 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
                        threshold=_number("threshold", threshold, DEFAULT_THRESHOLD, 0.0, 1.0),
                        blend=_number("blend", blend, 1.0, 0.0, 1.0), smooth=bool(smooth),
                        start=_number("start", start, None, 0.0) or None, end=_number("end", end, None, 0.0) or None,
-                       max_frames=_number("max_frames", max_frames, 0, 0, None, integer=True) or None)
+                       max_frames=_number("max_frames", max_frames, 0, 0, None, integer=True) or None,
+                       fidelity=parse_fidelity(fidelity))
     except ValueError as exc:
         raise gr.Error(str(exc)) from None
     keep = gr.update()
@@ -161,6 +165,7 @@ def build_video_tab() -> dict:
                             type="filepath", elem_id="video-input")
             model = gr.Dropdown(model_choices("baseline", "sr", "face"), value=default, label="Model",
                                 elem_id="video-model")
+            fidelity = fidelity_box("video-fidelity", sweep=False)
             scale = gr.Slider(1.0, 4.0, value=2.0, step=0.5, label="Output scale", elem_id="video-scale")
             with gr.Accordion("Face options (GPEN / GFPGAN)", open=False):
                 smooth = gr.Checkbox(True, label="Steady faces: track faces and smooth their landmarks over time",
@@ -184,10 +189,12 @@ def build_video_tab() -> dict:
             strip = gr.Image(label="Frames: before (top) and after", type="filepath", elem_id="video-strip")
             status = gr.HTML(elem_id="video-status")
             files = gr.File(label="Download", file_count="multiple")
-    inputs = [video, model, scale, background, only_center, min_face, threshold, blend, smooth, start, end, max_frames]
+    inputs = [video, model, scale, background, only_center, min_face, threshold, blend, smooth, start, end, max_frames,
+              fidelity]
     outputs = [restored, compare, strip, status, files]
     event = run.click(run_video, inputs, outputs, api_name="video")
     stop.click(None, None, None, cancels=[event], api_visibility="private")
+    model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
     gr.Examples(
         [[example(EXAMPLE_CLIP), name, 2.0] for name in dict.fromkeys([default, "lanczos"])],
         inputs=[video, model, scale], label="Example (public-domain portraits, a slow pan and zoom with a tone)",
