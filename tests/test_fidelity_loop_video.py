@@ -11,6 +11,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from restorers import cli, images, loop, media, video
+from test_browser import browser  # noqa: F401 - fixture
 from test_codeformer_app import face_path, tiny_registry  # noqa: F401 - fixtures
 
 CLIP = Path(__file__).resolve().parents[1] / "examples" / "portraits_pan.mp4"
@@ -115,3 +116,23 @@ def test_the_weight_box_follows_the_model():
              for dep in app.demo.fns.values() if dep.fn is show_fidelity}
     assert {(("loop-model",), ("loop-fidelity",)), (("video-model",), ("video-fidelity",))} <= wired
     assert show_fidelity("codeformer")["visible"] is True and show_fidelity("lanczos")["visible"] is False
+
+
+@pytest.mark.browser
+def test_browser_weight_box_shows_only_for_codeformer(browser, app_url):  # noqa: F811
+    """Picking CodeFormer in Repeated Run and Video shows the w box; picking Lanczos hides it again."""
+    from test_browser import TIMEOUT, open_tab
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    page.goto(app_url)
+    page.wait_for_selector("#restore-run")
+    for tab, prefix in (("Repeated Run", "loop"), ("Video", "video")):
+        open_tab(page, tab)
+        box = page.locator(f"#{prefix}-fidelity")
+        for name, shown in (("CodeFormer", True), ("Lanczos (baseline)", False)):
+            page.locator(f"#{prefix}-model input").click()
+            page.get_by_role("option", name=name, exact=False).first.click()
+            box.wait_for(state="visible" if shown else "hidden")
+            assert box.is_visible() is shown
+    page.close()
