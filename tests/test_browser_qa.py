@@ -1,11 +1,14 @@
 """Regressions found by clicking through the app as a new user (headless Chromium, as tests/test_browser.py)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from test_browser import TIMEOUT, browser, page, set_models  # noqa: F401 - fixtures shared with test_browser
+from test_browser import TIMEOUT, browser, open_tab, page, set_models  # noqa: F401 - fixtures shared with test_browser
 
 pytestmark = pytest.mark.browser
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -44,3 +47,21 @@ def test_an_unreadable_upload_says_why_in_the_status_without_error_badges(page, 
     status = page.inner_text("#restore-status")
     assert "notes.png" in status and str(tmp_path) not in status
     assert page.locator("#restore-gallery .error:visible").count() == 0
+
+
+def test_dcgan_loss_chart_draws_its_lines(page):
+    # The chart started from an empty DataFrame; gradio's plot then drew axes but never a line (the older
+    # browser test only checked that a canvas exists). Look for the smoothed curves' colours in its pixels.
+    open_tab(page, "DCGAN")
+    for elem_id, value in (("dcgan-epochs", "3"), ("dcgan-batch", "16")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.click("#dcgan-train")
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('done after')",
+                           timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # the last update's redraw
+    pixels = np.asarray(Image.open(io.BytesIO(page.locator("#dcgan-losses").screenshot())).convert("RGB")).astype(int)
+    for colour in ((0xDC, 0x26, 0x26), (0x25, 0x63, 0xEB)):  # "D (smoothed)" and "G (smoothed)"
+        near = (np.abs(pixels - np.array(colour)).sum(axis=2) < 60).sum()
+        assert near > 30, f"no line of colour {colour} in the loss chart ({near} pixels)"

@@ -91,10 +91,13 @@ def _load_data(source: str, files: list[str] | None, hub_name: str, size: int):
     return example_dataset(size)
 
 
-def _losses_frame(rows: list[dict]) -> pd.DataFrame:
-    """Long format for gr.LinePlot: one row per (iteration, series)."""
+def _losses_frame(rows: list[dict]) -> pd.DataFrame | None:
+    """Long format for gr.LinePlot: one row per (iteration, series); None (an empty plot) before any row.
+
+    Not an empty DataFrame: gradio 6.31's plot, once given one (as its first value or an update), never
+    drew a line again, however many losses came in afterwards."""
     if not rows:
-        return pd.DataFrame({"iteration": [], "loss": [], "series": []})
+        return None
     frame = pd.DataFrame(rows)
     parts = [pd.DataFrame({"iteration": frame["iteration"], "loss": frame[column], "series": label})
              for column, label in (("loss_d", "D"), ("loss_g", "G"), ("loss_d_smooth", "D (smoothed)"),
