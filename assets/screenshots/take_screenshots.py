@@ -187,6 +187,18 @@ def interpolate(page: Page, out: Path) -> None:
     shoot(page, out / "interpolate.png", block(page, "Keyframes"))
 
 
+def dcgan(page: Page, out: Path) -> None:
+    open_tab(page, "DCGAN")
+    set_number(page, "#dcgan-epochs input[type=number]", "12")
+    set_number(page, "#dcgan-batch input[type=number]", "16")
+    page.click("#dcgan-train")
+    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('done after')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_selector("#dcgan-gif img[src*='.gif']")
+    settle(page)
+    shoot(page, out / "dcgan.png", page.locator("#dcgan-checkpoint"))
+
+
 def models(page: Page, out: Path) -> None:
     open_tab(page, "Models")
     page.locator("#models-table").get_by_text("GPEN-BFR-512").first.wait_for()
@@ -195,7 +207,7 @@ def models(page: Page, out: Path) -> None:
 
 
 SHOTS: dict[str, Callable] = {"restore": restore, "measure": measure, "loop": loop,
-                              "interpolate": interpolate, "models": models}
+                              "interpolate": interpolate, "dcgan": dcgan, "models": models}
 
 
 def main(argv: list[str] | None = None) -> None:
