@@ -65,3 +65,23 @@ def test_dcgan_loss_chart_draws_its_lines(page):
     for colour in ((0xDC, 0x26, 0x26), (0x25, 0x63, 0xEB)):  # "D (smoothed)" and "G (smoothed)"
         near = (np.abs(pixels - np.array(colour)).sum(axis=2) < 60).sum()
         assert near > 30, f"no line of colour {colour} in the loss chart ({near} pixels)"
+
+
+def test_on_a_phone_an_error_message_leaves_the_tabs_clickable(browser, app_url, tmp_path):  # noqa: F811
+    # A long error (missing weights) stays until closed; at the top of a 390 px screen it covered the tab bar.
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.set_default_timeout(TIMEOUT)
+        page.goto(app_url)
+        page.wait_for_selector("#restore-run")
+        text = tmp_path / "notes.png"
+        text.write_text("this is not an image")
+        page.set_input_files("#restore-input input[type=file]", str(text))
+        page.wait_for_selector(".toast-body", timeout=TIMEOUT)
+        page.evaluate("window.scrollTo(0, 0)")
+        top = page.evaluate("document.querySelector('.toast-wrap').getBoundingClientRect().top")
+        assert top > 844 / 2, f"the message box starts {top:.0f} px from the top"
+        page.get_by_role("tab", name="Degrade & Measure").click(timeout=10_000)
+        page.wait_for_selector("#measure-run", state="visible")
+    finally:
+        page.close()
