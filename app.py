@@ -15,6 +15,13 @@ from webui.tmpdirs import use_for_gradio
 # delete_cache never removes another app's files. Before gradio is imported: it reads the variable then.
 use_for_gradio()
 
+from restorers.hub import probe_hub_in_background  # noqa: E402
+
+# Without HF_HUB_OFFLINE: one probe of the Hub (its short timeout, in a background thread, so start-up never
+# waits on the network) while gradio imports, so the pickers and examples built below already know whether
+# "downloads on first use" can work; a page opened later drops what the probe ruled out (refresh_pickers_on_load).
+probe_hub_in_background()
+
 import gradio as gr  # noqa: E402
 
 import restorers
@@ -82,14 +89,14 @@ def create_demo() -> gr.Blocks:
             with gr.Tab("Repeated Run", id="loop"):
                 loop = build_loop_tab()
             with gr.Tab("Video", id="video"):
-                build_video_tab()
+                video = build_video_tab()
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(restore["image"], measure["files"], tabs)
             with gr.Tab("DCGAN", id="dcgan"):
                 build_dcgan_tab()
             with gr.Tab("Models", id="models"):
                 build_models_tab()
-        refresh_pickers_on_load(demo, [restore["models"], measure["models"], loop["model"]])
+        refresh_pickers_on_load(demo, [restore["models"], measure["models"], loop["model"], video["model"]])
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.
     demo.queue(default_concurrency_limit=jobs.concurrency(), max_size=16)
     # One lane for every event that does real work (Examples and previews included): see webui/jobs.py.

@@ -313,6 +313,31 @@ def _ensure_hub_reachable(weights: WeightsFile) -> None:
     )
 
 
+def probe_hub_in_background(weights: WeightsFile | None = None) -> threading.Thread | None:
+    """Start the probe of _ensure_hub_reachable in a daemon thread, so an unreachable Hub is known soon after
+    start-up instead of at the first click (the app then neither preselects nor offers in its examples
+    models that would have to download). ``weights``: the file to ask for; by default the first registered
+    one that is not here. Nothing to do offline, while a failure is remembered, or when no file needs the
+    Hub; the caller never waits, and a download meanwhile waits for this probe's answer (one at a time)."""
+    if _offline() or hub_unreachable():
+        return None
+    if weights is None:
+        from .registry import specs  # lazy: the registry imports this module
+
+        weights = next((s.weights for s in specs() if s.weights is not None and check(s.weights).state == "downloadable"),
+                       None)
+        if weights is None:
+            return None
+
+    def run() -> None:
+        with contextlib.suppress(WeightsNotFoundError):
+            _ensure_hub_reachable(weights)
+
+    thread = threading.Thread(target=run, name="restorers-hub-startup-probe", daemon=True)
+    thread.start()
+    return thread
+
+
 # --- Download progress ----------------------------------------------------------------------------------
 
 

@@ -110,5 +110,53 @@ def test_pickers_refresh_their_states_when_the_page_opens(hub_cache, monkeypatch
         common.refresh_pickers_on_load(demo, [picker])
     assert "missing weights" in str(picker.choices)
     monkeypatch.setattr(common.restorers, "weights_status", lambda spec: "cached")  # e.g. after "Download now"
-    (update,) = list(demo.fns.values())[-1].fn()
+    (update,) = list(demo.fns.values())[-1].fn(picker.value)
     assert all(label.endswith("· ready") for label, _ in update["choices"])
+
+
+@pytest.fixture()
+def hub_down(hub_cache, monkeypatch):
+    """Online (no HF_HUB_OFFLINE) with an empty cache and a Hub whose probe fails, as with HF_ENDPOINT at a closed port."""
+    from restorers import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    hub.forget_hub_failure()
+    monkeypatch.setattr(hub, "_probe_hub", lambda weights, timeout: "ConnectError: connection refused")
+    yield hub
+    hub.forget_hub_failure()
+
+
+def test_the_startup_probe_rules_out_downloads_when_the_hub_is_unreachable(hub_down):
+    assert common.runnable("lanczos", "realesr-general-x4v3") == ["lanczos", "realesr-general-x4v3"]  # downloadable
+    thread = hub_down.probe_hub_in_background()
+    assert thread is not None
+    thread.join(5)
+    assert "could not be reached" in (hub_down.hub_unreachable() or "")
+    assert common.runnable("lanczos", "realesr-general-x4v3", "gfpgan-v1.4") == ["lanczos"]
+    assert dict((n, label) for label, n in common.model_choices("sr"))["realesr-general-x4v3"].endswith("missing weights")
+    for row in restore_tab.example_rows():
+        assert set(row[1]) <= {"bicubic", "lanczos"}
+    assert hub_down.probe_hub_in_background() is None  # remembered: no second probe
+
+
+def test_page_load_unticks_models_that_cannot_run_since_the_page_was_built(hub_down):
+    with gr.Blocks() as demo:
+        many = gr.CheckboxGroup(common.model_choices(*common.PICKER_FAMILIES),
+                                value=common.runnable("lanczos", "realesr-general-x4v3"))
+        one = gr.Dropdown(common.model_choices(*common.PICKER_FAMILIES), value=common.runnable("gfpgan-v1.4")[0])
+        common.refresh_pickers_on_load(demo, [many, one])
+    assert many.value == ["lanczos", "realesr-general-x4v3"] and one.value == "gfpgan-v1.4"  # built while downloadable
+    hub_down.mark_hub_unreachable("ConnectError: connection refused")
+    load = list(demo.fns.values())[-1]
+    assert load.inputs == [many, one]
+    update_many, update_one = load.fn(many.value, one.value)
+    assert update_many["value"] == ["lanczos"] and update_one["value"] == common.FALLBACK_MODEL
+    labels = dict((n, label) for label, n in update_many["choices"])
+    assert labels["realesr-general-x4v3"].endswith("· missing weights") and labels["lanczos"].endswith("· ready")
+
+
+def test_an_example_built_before_the_hub_was_found_unreachable_runs_only_what_can_run(hub_down):
+    hub_down.mark_hub_unreachable("ConnectError: connection refused")
+    out = restore_tab.run_example(restore_tab.example("astronaut_face_low.png"),
+                                  ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4"], 1.0, "aligned")
+    assert len(out[0]) == 1 and "The model ran." in out[5] and "could not" not in out[5]

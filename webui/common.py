@@ -74,14 +74,30 @@ def model_choices(*families: str) -> list[tuple[str, str]]:
 PICKER_FAMILIES = ("baseline", "sr", "face")
 
 
+# Always runnable (no weights): what a single-model picker falls back to when its model cannot run.
+FALLBACK_MODEL = "lanczos"
+
+
+def runnable_selection(value: str | list[str] | None) -> str | list[str] | None:
+    """A picker's value without the models that cannot run now: a list keeps the others, one name falls back
+    to FALLBACK_MODEL."""
+    if isinstance(value, list):
+        return runnable(*value)
+    if isinstance(value, str) and not runnable(value):
+        return FALLBACK_MODEL
+    return value
+
+
 def refresh_pickers_on_load(demo: gr.Blocks, pickers: list) -> None:
     """Re-read every picker's model states each time the page opens: weights downloaded since the app
-    started (a first use, "Download now") then show as ready without a restart."""
-    def fresh():
+    started (a first use, "Download now") then show as ready without a restart, and a model chosen when
+    the page was built that cannot run now (the Hub found unreachable since) is unticked, not left
+    selected under a "missing weights" label. Only what is already known is read: no network here."""
+    def fresh(*values):
         choices = model_choices(*PICKER_FAMILIES)
-        return [gr.update(choices=choices) for _ in pickers]
+        return [gr.update(choices=choices, value=runnable_selection(value)) for value in values]
 
-    demo.load(fresh, None, pickers, api_visibility="private", queue=False)
+    demo.load(fresh, pickers, pickers, api_visibility="private", queue=False)
 
 
 _REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")

@@ -200,4 +200,4 @@ def build_video_tab() -> dict:
         inputs=[video, model, scale], label="Example (public-domain portraits, a slow pan and zoom with a tone)",
         fn=run_video, outputs=outputs, run_on_click=True, cache_examples=False, elem_id="video-examples",
     )
-    return {"video": video}
+    return {"video": video, "model": model}
