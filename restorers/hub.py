@@ -482,7 +482,7 @@ def _fetch(weights: WeightsFile, progress: ProgressCallback | None) -> Path:
 def read_checkpoint(path: Path) -> object:
     """Deserialise a checkpoint without running code stored in it."""
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
             return load_file(str(path), device="cpu")
