@@ -155,6 +155,11 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def hub_offline() -> bool:
+    """Whether HF_HUB_OFFLINE is set (read at call time): nothing is downloaded then."""
+    return _offline()
+
+
 def cached_path(weights: WeightsFile) -> Path | None:
     """The file in the Hugging Face cache, without any network access."""
     from huggingface_hub import try_to_load_from_cache

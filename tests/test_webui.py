@@ -160,3 +160,20 @@ def test_an_example_built_before_the_hub_was_found_unreachable_runs_only_what_ca
     out = restore_tab.run_example(restore_tab.example("astronaut_face_low.png"),
                                   ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4"], 1.0, "aligned")
     assert len(out[0]) == 1 and "The model ran." in out[5] and "could not" not in out[5]
+
+
+def test_models_tab_says_once_above_the_table_why_weights_cannot_be_downloaded(hub_down):
+    from webui import models_tab
+
+    assert models_tab.hub_note() == ""  # the Hub not known to be down: nothing to say
+    hub_down.mark_hub_unreachable("ConnectError: [Errno 111] Connection refused")
+    note = models_tab.hub_note()
+    assert "did not answer" in note and note.count("could not be reached") == 1  # the long reason, folded once
+    states = {row[0]: row[2] for row in models_tab.models_table()}
+    assert states["Real-ESRGAN general-x4v3"] == "MISSING: not cached"
+    assert all(len(state) < 60 and "Hub" not in state for state in states.values())
+    hub_down.forget_hub_failure()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        assert "Offline (HF_HUB_OFFLINE is set)" in models_tab.hub_note()
+        assert {row[0]: row[2] for row in models_tab.models_table()}["Real-ESRGAN general-x4v3"] == "MISSING: not cached"

@@ -130,6 +130,9 @@ def weights_label(spec: ModelSpec) -> str:
     """What using the model will do, in words; a bad or missing file says why."""
     status = restorers.weights_check(spec)
     label = WEIGHTS_LABELS[status.state]
+    if status.state == "missing":
+        # The reason (offline, or the Hub unreachable) is the same for every file: the Models tab says it once.
+        return f"{label}: not cached"
     return f"{label}: {status.reason}" if status.reason else label
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 import restorers
-from restorers.hub import WEIGHTS_DIR_ENV, fetch
+from restorers.hub import WEIGHTS_DIR_ENV, fetch, hub_endpoint, hub_offline, hub_retry_seconds, hub_unreachable
 from restorers.registry import specs
 
 from .common import status_html, weights_label
@@ -23,6 +23,20 @@ def models_table() -> list[list[str]]:
             spec.licence, spec.paper or "-",
         ])
     return rows
+
+
+def hub_note() -> str:
+    """Why weights that are not cached cannot be downloaded now, in one short line above the table ('' when
+    they can); the long reason folded into Details."""
+    if hub_offline():
+        return status_html("Offline (HF_HUB_OFFLINE is set): weights that are not cached cannot be downloaded.",
+                           kind="warn")
+    down = hub_unreachable()
+    if down:
+        return status_html(f"The Hub at {hub_endpoint()} did not answer: weights that are not cached cannot be "
+                           f"downloaded (it is tried again at most every {hub_retry_seconds() / 60:g} min).",
+                           [down], "warn")
+    return ""
 
 
 def download_now(name: str | None, progress: gr.Progress = gr.Progress()):
@@ -50,6 +64,7 @@ folder named by `{WEIGHTS_DIR_ENV}` (or in a Hub cache) and press *Refresh*.
 
 def build_models_tab() -> None:
     gr.Markdown(OFFLINE_HELP)
+    note = gr.HTML(hub_note(), elem_id="models-hub-note")
     table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table",
                          column_widths=["14%", "8%", "14%", "26%", "7%", "16%", "15%"])
     with gr.Row():
@@ -57,5 +72,7 @@ def build_models_tab() -> None:
         download = gr.Button("Download now", scale=1)
         refresh = gr.Button("Refresh", scale=1)
     message = gr.HTML(elem_id="models-message")
-    download.click(download_now, choice, [table, message], api_visibility="private")
-    refresh.click(models_table, None, table, api_visibility="private")
+    download.click(download_now, choice, [table, message], api_visibility="private").then(
+        hub_note, None, note, api_visibility="private", queue=False)
+    refresh.click(models_table, None, table, api_visibility="private").then(
+        hub_note, None, note, api_visibility="private", queue=False)
