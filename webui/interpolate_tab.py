@@ -11,7 +11,7 @@ from restorers.limits import MAX_FPS, MIN_FPS
 from restorers.validate import check_int, check_number
 
 from . import costs
-from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png
+from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png, status_html
 from .jobs import job
 
 INTERPOLATION_CHOICES = [("w cubic (smooth)", "w-cubic"), ("w linear", "w-linear"),
@@ -61,6 +61,16 @@ def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds
     return str(mp4), str(gif), str(gif), sheet, keyframes
 
 
+def run_interpolation_in_page(*args, progress: gr.Progress = gr.Progress()):
+    """run_interpolation for the page: a walk that fails clears the old one and says why in the status line,
+    instead of an "Error" badge on every panel (the /interpolate API endpoint raises as before)."""
+    try:
+        outputs = run_interpolation(*args, progress=progress)
+    except gr.Error as exc:
+        return None, None, None, None, None, status_html(str(exc.message), kind="error")
+    return (*outputs, status_html(f"The walk through {len(outputs[4])} keyframes is ready."))
+
+
 def build_interpolate_tab(send_to_restore: gr.components.Component | None = None,
                           send_to_measure: gr.components.Component | None = None,
                           tabs: gr.Tabs | None = None) -> dict:
@@ -78,7 +88,9 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             fps = gr.Slider(1, 60, value=24, step=1, label="Frames per second")
             size = gr.Dropdown(SIZE_CHOICES, value=256, label="Output size")
             run = gr.Button("Render walk", variant="primary", elem_id="walk-run")
+            api_run = gr.Button(visible=False)  # the /interpolate API endpoint (raises instead of writing the status)
         with gr.Column(scale=2, min_width=300):
+            status = gr.HTML(elem_id="walk-status")
             video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True, height=360)
             gif = gr.Image(label="Walk (GIF)", type="filepath", elem_id="walk-gif")
             download = gr.File(label="Download GIF")
@@ -87,8 +99,10 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             with gr.Row():
                 to_restore = gr.Button("Send the first face to Restore")
                 to_measure = gr.Button("Send the faces to Degrade & Measure")
-    run.click(run_interpolation, [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size],
-              [video, gif, download, sheet, keyframes], api_name="interpolate")
+    inputs = [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size]
+    outputs = [video, gif, download, sheet, keyframes]
+    run.click(run_interpolation_in_page, inputs, [*outputs, status], api_visibility="private", scroll_to_output=True)
+    api_run.click(run_interpolation, inputs, outputs, api_name="interpolate")
     # The examples use the FFHQ generator: say plainly when its weights are missing here.
     ready = bool(runnable("stylegan2-ada-ffhq"))
     with examples_slot:
@@ -99,8 +113,8 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             label=("Examples (StyleGAN2-ADA FFHQ; click to run)" if ready else
                    "Examples (they need the StyleGAN2-ADA FFHQ weights, which are missing here: "
                    "they will fail; upload your own .pkl instead)"),
-            fn=lambda sd, fb, it, p, lp: run_interpolation("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
-            outputs=[video, gif, download, sheet, keyframes], run_on_click=True, cache_examples=False,
+            fn=lambda sd, fb, it, p, lp: run_interpolation_in_page("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
+            outputs=[*outputs, status], run_on_click=True, cache_examples=False,
         )
 
     def first(files):

@@ -11,7 +11,7 @@ from restorers.loop import MAX_RUNS, run_loop
 from restorers.validate import check_number
 
 from . import costs
-from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable
+from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable, status_html
 from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
 from .jobs import job
 
@@ -66,6 +66,17 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     return str(gif), str(mp4), strip, chart_data, table, str(gif)
 
 
+def run_repeated_in_page(*args, progress: gr.Progress = gr.Progress()):
+    """run_repeated for the page: a run that fails clears the old timeline and says why in the status line,
+    instead of an "Error" badge on every panel (the /loop API endpoint raises as before)."""
+    try:
+        outputs = run_repeated(*args, progress=progress)
+    except gr.Error as exc:
+        return None, None, None, None, None, None, status_html(str(exc.message), kind="error")
+    runs = len(outputs[4]) - 1  # the table has the start image as run 0
+    return (*outputs, status_html(f"{runs} run{'s' if runs != 1 else ''} of {args[1]} done."))
+
+
 def build_loop_tab() -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
@@ -79,7 +90,9 @@ def build_loop_tab() -> dict:
             truth = ImageInput("Ground truth (optional)", height=160, elem_id="loop-truth")
             fps = gr.Slider(1, 12, value=2, step=1, label="Frames per second")
             run = gr.Button("Run repeatedly", variant="primary", elem_id="loop-run")
+            api_run = gr.Button(visible=False)  # the /loop API endpoint (raises instead of writing the status)
         with gr.Column(scale=2, min_width=300):
+            status = gr.HTML(elem_id="loop-status")
             gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
             video = gr.Video(label="Timeline (MP4)", height=360)
             strip = gr.Image(label="Frame strip", type="numpy")
@@ -87,9 +100,9 @@ def build_loop_tab() -> dict:
             table = gr.Dataframe(label="Per run", interactive=False)
             download = gr.File(label="Download GIF")
     outputs = [gif, video, strip, chart, table, download]
-    # Clear the previous run first, so a failing run never leaves the old timeline under an error.
-    run.click(lambda: [None] * len(outputs), None, outputs, api_visibility="private", queue=False).then(
-        run_repeated, [image, model, runs, scale, truth, fps, fidelity], outputs, api_name="loop")
+    inputs = [image, model, runs, scale, truth, fps, fidelity]
+    run.click(run_repeated_in_page, inputs, [*outputs, status], api_visibility="private", scroll_to_output=True)
+    api_run.click(run_repeated, inputs, outputs, api_name="loop")
     model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
     rows = [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")]]
     rows += [[example("grace_hopper_face_blurred.png"), m, 10, 1.0, example("grace_hopper_face.png")]
@@ -99,7 +112,7 @@ def build_loop_tab() -> dict:
         gr.Examples(
             rows, inputs=[image, model, runs, scale, truth],
             label="Examples (click to run; models without weights here are left out)",
-            fn=lambda *a: run_repeated(*a, 2.0), outputs=outputs, run_on_click=True, cache_examples=False,
+            fn=lambda *a: run_repeated_in_page(*a, 2.0), outputs=[*outputs, status], run_on_click=True, cache_examples=False,
             visible_columns=[0],
         )
     return {"image": image, "model": model}

@@ -189,15 +189,18 @@ def build_measure_tab() -> dict:
     models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
     learned = runnable("realesr-general-x4v3", "gpen-bfr-256")
     with examples_slot:
-        gr.Examples(
+        examples = gr.Examples(
             [[[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:4",
               ["bicubic", "lanczos", *learned]],
              [[example("astronaut_face.png"), example("grace_hopper_face.png")], "downscale:2+jpeg:40",
               ["bicubic", "lanczos", *learned]]],
             inputs=[files, spec, models],
             label="Examples (two clean faces; click to run; models without weights here are left out)",
-            fn=lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)),
-            outputs=outputs, run_on_click=True, cache_examples=False,
+            cache_examples=False,
             example_labels=["Two faces, downscale x4", "Two faces, downscale x2 + JPEG 40"],
         )
+    # An example sets the files: show the clean / degraded preview first (one image, cheap), then run.
+    examples.load_input_event.then(preview_degradation, [files, spec, seed], slider, api_visibility="private").then(
+        lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)), [files, spec, models], outputs,
+        api_visibility="private")
     return {"files": files, "models": models}

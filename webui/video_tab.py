@@ -157,12 +157,41 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
         [str(result.path), str(result.side_by_side)]
 
 
+def run_video_in_page(*args, progress: gr.Progress = gr.Progress()):
+    """run_video for the page: a run that fails clears the old results and says why in the status line,
+    instead of an "Error" badge on every panel (the /video API endpoint raises as before)."""
+    try:
+        yield from run_video(*args, progress=progress)
+    except gr.Error as exc:
+        yield None, None, None, status_html(str(exc.message), kind="error"), None
+
+
+def _any_file_to_handler(component: gr.File) -> gr.File:
+    """Hand a file of another type (a .png) to the handler, which says in words what it is, instead of
+    gradio's "Invalid file type" raised before the handler (an "Error" badge on every output)."""
+    original = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except gr.Error:
+            path = getattr(payload, "path", None)
+            if path:
+                return str(path)
+            raise
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
+
+
 def build_video_tab() -> dict:
     default = (runnable("gfpgan-v1.4", "gpen-bfr-512", "realesr-general-x4v3") or ["lanczos"])[0]
     with gr.Row():
         with gr.Column(scale=1):
             video = gr.File(label="Video clip (mp4, mov, webm, mkv, avi, animated GIF)", file_types=VIDEO_TYPES,
                             type="filepath", elem_id="video-input")
+            _any_file_to_handler(video)
+            examples_slot = gr.Column()
             model = gr.Dropdown(model_choices("baseline", "sr", "face"), value=default, label="Model",
                                 elem_id="video-model")
             fidelity = fidelity_box("video-fidelity", sweep=False)
@@ -183,6 +212,7 @@ def build_video_tab() -> dict:
             with gr.Row():
                 run = gr.Button("Restore video", variant="primary", elem_id="video-run")
                 stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+            api_run = gr.Button(visible=False)  # the /video API endpoint (raises instead of writing the status)
         with gr.Column(scale=2):
             restored = gr.Video(label="Restored (with the original sound)", elem_id="video-output", height=360)
             compare = gr.Video(label="Before | after", elem_id="video-compare", height=240)
@@ -192,12 +222,14 @@ def build_video_tab() -> dict:
     inputs = [video, model, scale, background, only_center, min_face, threshold, blend, smooth, start, end, max_frames,
               fidelity]
     outputs = [restored, compare, strip, status, files]
-    event = run.click(run_video, inputs, outputs, api_name="video")
+    event = run.click(run_video_in_page, inputs, outputs, api_visibility="private", scroll_to_output=True)
+    api_run.click(run_video, inputs, outputs, api_name="video")
     stop.click(None, None, None, cancels=[event], api_visibility="private")
     model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
-    gr.Examples(
-        [[example(EXAMPLE_CLIP), name, 2.0] for name in dict.fromkeys([default, "lanczos"])],
-        inputs=[video, model, scale], label="Example (public-domain portraits, a slow pan and zoom with a tone)",
-        fn=run_video, outputs=outputs, run_on_click=True, cache_examples=False, elem_id="video-examples",
-    )
+    with examples_slot:  # under the input, as on every other tab (not below all the players)
+        gr.Examples(
+            [[example(EXAMPLE_CLIP), name, 2.0] for name in dict.fromkeys([default, "lanczos"])],
+            inputs=[video, model, scale], label="Example (public-domain portraits, a slow pan and zoom with a tone)",
+            fn=run_video_in_page, outputs=outputs, run_on_click=True, cache_examples=False, elem_id="video-examples",
+        )
     return {"video": video, "model": model}
