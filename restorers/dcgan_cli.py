@@ -102,6 +102,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         for event in train(data, config, stop=stop):
             if isinstance(event, Started):
+                if event.batch_note:
+                    print(event.batch_note)
                 print(f"{event.images} images of {args.size}x{args.size} from {data.source}; {event.iterations_per_epoch} "
                       f"iterations per epoch, {event.total_iterations} in all, on {event.device}")
             elif isinstance(event, Iteration) and (event.iteration == 1 or event.iteration % 10 == 0):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from .archs.dcgan import DCGANDiscriminator, DCGANGenerator, init_weights
 from .dcgan import DCGANModel, sample_grid, to_uint8
-from .dcgan_config import STUDY_DEFAULTS, TrainConfig
+from .dcgan_config import STUDY_DEFAULTS, TrainConfig, fit_batch
 from .dcgan_data import DatasetError, ImageSet
 from .runtime import pick_device
 
@@ -57,7 +57,8 @@ class Started:
     iterations_per_epoch: int
     total_iterations: int
     device: str
-    config: TrainConfig
+    config: TrainConfig  # as trained: batch_size is the effective batch
+    batch_note: str = ""  # in words, when a batch larger than the data was cut (dcgan_config.fit_batch)
 
 
 @dataclass
@@ -152,6 +153,9 @@ def train(data: ImageSet | np.ndarray, config: TrainConfig = STUDY_DEFAULTS,
     if len(images) < 2:
         raise DatasetError(f"need at least 2 training images, got {len(images)}")
     should_stop = getattr(stop, "is_set", stop) or (lambda: False)
+    # A batch larger than the data would give one iteration per epoch: cut it (and say so in Started).
+    batch_size, batch_note = fit_batch(len(images), config.batch_size)
+    config = replace(config, batch_size=batch_size)
 
     device = pick_device(config.device)
     fast = config.precision in ("channels_last", "bf16")  # channels_last memory format for both networks
@@ -179,7 +183,7 @@ def train(data: ImageSet | np.ndarray, config: TrainConfig = STUDY_DEFAULTS,
     n = len(images)
     per_epoch = _batches(n, config.batch_size)
     total = per_epoch * config.epochs
-    yield Started(n, per_epoch, total, str(device), config)
+    yield Started(n, per_epoch, total, str(device), config, batch_note)
 
     rows: list[dict[str, float]] = []
     notes: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from restorers.animate import path_length
 from restorers.cli import main as cli_main
 from restorers.dcgan import (CheckpointError, generate, latent_walk, load_checkpoint, loss_chart, losses_csv,
                              save_checkpoint)
-from restorers.dcgan_data import HUB_DATASETS, DatasetError, load_hub_dataset, load_images, square
+from restorers.dcgan_config import EXAMPLE_DEFAULTS, STUDY_DEFAULTS, fit_batch
+from restorers.dcgan_data import HUB_DATASETS, DatasetError, example_dataset, load_hub_dataset, load_images, square
 from restorers.dcgan_train import CollapseDetector, Done, EpochEnd, Iteration, Note, Started, TrainConfig, train
 from restorers.limits import LimitError
 
@@ -348,3 +350,31 @@ def test_cli_errors(tmp_path, capsys):
     text.write_text("nope")
     assert cli_main(["dcgan", "sample", str(text)]) == 2
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------
+# A batch larger than the data (the study's 256 on the 32 bundled crops) is cut, and the demo's defaults
+
+
+def test_fit_batch_cuts_a_batch_larger_than_the_data():
+    assert fit_batch(32, 256) == (8, "batch 256 is larger than the 32 images: using 8")
+    assert fit_batch(100, 256)[0] == 16 and fit_batch(5, 256)[0] == 2 and fit_batch(2, 256)[0] == 2
+    assert fit_batch(1020, 256) == (256, "")  # flowers-102 keeps the study's batch
+    assert fit_batch(12, 4) == (4, "") and fit_batch(32, 32) == (32, "")
+
+
+def test_study_batch_on_the_bundled_crops_gives_several_iterations_per_epoch():
+    config = replace(STUDY_DEFAULTS, epochs=1, nz=8, ngf=8, ndf=8, samples=4)
+    events = run(config, example_dataset(32).images)
+    started, done = events[0], events[-1]
+    assert started.images == 32 and started.iterations_per_epoch == 4 and started.total_iterations == 4
+    assert started.config.batch_size == 8 and started.batch_note == "batch 256 is larger than the 32 images: using 8"
+    assert sum(isinstance(e, Iteration) for e in events) == 4
+    assert done.model.config["train"]["batch_size"] == 8  # the checkpoint records the batch it trained with
+
+
+def test_example_defaults_differ_from_the_study_only_in_batch_epochs_and_lr():
+    assert (STUDY_DEFAULTS.batch_size, STUDY_DEFAULTS.epochs, STUDY_DEFAULTS.lr_g) == (256, 20, 0.005)
+    assert (EXAMPLE_DEFAULTS.batch_size, EXAMPLE_DEFAULTS.epochs, EXAMPLE_DEFAULTS.lr_g, EXAMPLE_DEFAULTS.lr_d) == \
+        (8, 50, 0.001, 0.001)
+    assert replace(EXAMPLE_DEFAULTS, batch_size=256, epochs=20, lr_g=0.005, lr_d=0.005) == STUDY_DEFAULTS

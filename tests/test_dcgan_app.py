@@ -20,6 +20,26 @@ def trained(client):
     return client.predict("example", None, "flowers-102", *TINY, api_name="/dcgan_train")
 
 
+def test_study_batch_on_the_bundled_crops_is_cut_and_the_status_says_so(client):
+    # The study's batch 256 on the 32 bundled crops: one iteration per epoch without the cut.
+    settings = [32, 1, 256] + TINY[3:]
+    status = client.predict("example", None, "flowers-102", *settings, api_name="/dcgan_train")[0]
+    assert "batch 256 is larger than the 32 images: using 8" in status
+    assert "4 iteration(s) per epoch" in status and "done after 4 iterations" in status
+
+
+def test_source_picks_the_demo_or_the_study_defaults(client):
+    from webui.dcgan_tab import source_defaults
+
+    # The page opens on the bundled crops, so its sliders start at the demo's batch and epochs.
+    start = {c["props"].get("elem_id"): c["props"].get("value") for c in client.config["components"]}
+    assert start["dcgan-source"] == "example" and start["dcgan-batch"] == 8 and start["dcgan-epochs"] == 50
+
+    values = lambda source: [u["value"] for u in source_defaults(source)]  # noqa: E731
+    assert values("example") == [50, 8, 0.001, 0.001]
+    assert values("hub") == values("upload") == [20, 256, 0.005, 0.005]
+
+
 def test_train_endpoint_returns_curves_samples_and_files(trained):
     status, note, chart, samples, gif, checkpoint, files = trained
     assert "32 images of 32x32" in status and "done after 2 iterations" in status
