@@ -150,6 +150,12 @@ def test_phone_layout_fits_every_tab_and_shows_restore_results(browser, app_url)
     try:
         page.goto(app_url)
         page.wait_for_selector("#restore-run")
+        # The phone-only CSS applies (gradio rewrites rules inside @media: see assets/style.css): 6 px around
+        # the page instead of gradio's 32 px, and the input column takes the full width.
+        padding = page.evaluate("getComputedStyle(document.querySelector('.gradio-container > .app')).paddingLeft")
+        column = page.locator("#restore-input").locator("xpath=ancestor::div[contains(@class, 'column')][1]")
+        assert padding == "6px" and column.evaluate("c => getComputedStyle(c).flexBasis") == "100%"
+        assert column.bounding_box()["width"] >= PHONE["width"] - 2 * 6 - 1
         # Every tab the app has (new ones included): gradio keeps all their names in a hidden list.
         names = page.locator(".tab-container.visually-hidden button").all_inner_texts() or TABS
         assert set(TABS) <= set(names)
