@@ -46,3 +46,19 @@ def test_dcgan_stop_button_keeps_the_results(page):
     page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('stopped after')",
                            timeout=TIMEOUT)
     assert "dcgan\n.pt" in page.inner_text("#dcgan-checkpoint")
+
+
+def test_dcgan_data_source_switches_between_demo_and_study_defaults(page):
+    # The page opens on the bundled crops with the demo's batch 8 and 50 epochs; the Hub source (flowers-102)
+    # puts the study's batch 256 and 20 epochs back, and the crops bring the demo's back again.
+    open_tab(page, "DCGAN")
+    batch = page.locator("#dcgan-batch input[type=number]")
+    epochs = page.locator("#dcgan-epochs input[type=number]")
+    assert batch.input_value() == "8" and epochs.input_value() == "50"
+    page.locator("#dcgan-source label", has_text="Hugging Face Hub dataset").click()
+    page.wait_for_function("document.querySelector('#dcgan-batch input[type=number]').value === '256'",
+                           timeout=TIMEOUT)
+    assert epochs.input_value() == "20"
+    page.locator("#dcgan-source label", has_text="Example photos").click()
+    page.wait_for_function("document.querySelector('#dcgan-batch input[type=number]').value === '8'",
+                           timeout=TIMEOUT)
