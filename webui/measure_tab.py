@@ -170,7 +170,7 @@ def build_measure_tab() -> dict:
             fidelity = fidelity_box("measure-fidelity")
             run = gr.Button("Degrade, restore and measure", variant="primary", elem_id="measure-run")
         with gr.Column(scale=2, min_width=300):
-            slider = gr.ImageSlider(label="Clean / degraded (first image)")
+            slider = gr.ImageSlider(label="Clean / degraded (first image)", elem_id="measure-preview")
             note = gr.HTML(elem_id="measure-note")
             table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
             chart = gr.Image(label="Scores: one panel per metric, each axis zoomed to its values", type="numpy",
@@ -196,7 +196,7 @@ def build_measure_tab() -> dict:
               ["bicubic", "lanczos", *learned]]],
             inputs=[files, spec, models],
             label="Examples (two clean faces; click to run; models without weights here are left out)",
-            cache_examples=False,
+            cache_examples=False, elem_id="measure-examples",
             example_labels=["Two faces, downscale x4", "Two faces, downscale x2 + JPEG 40"],
         )
     # An example sets the files: show the clean / degraded preview first (one image, cheap), then run.
