@@ -172,6 +172,11 @@ def test_models_tab_says_once_above_the_table_why_weights_cannot_be_downloaded(h
     states = {row[0]: row[2] for row in models_tab.models_table()}
     assert states["Real-ESRGAN general-x4v3"] == "MISSING: not cached"
     assert all(len(state) < 60 and "Hub" not in state for state in states.values())
+    with gr.Blocks() as demo:  # each page opened shows the table and the note as they are now
+        tab = models_tab.build_models_tab()
+        models_tab.refresh_models_on_load(demo, tab)
+    table, note = list(demo.fns.values())[-1].fn()
+    assert "did not answer" in note and {row[0]: row[2] for row in table}["Real-ESRGAN general-x4v3"] == "MISSING: not cached"
     hub_down.forget_hub_failure()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")

@@ -62,7 +62,7 @@ folder named by `{WEIGHTS_DIR_ENV}` (or in a Hub cache) and press *Refresh*.
 """
 
 
-def build_models_tab() -> None:
+def build_models_tab() -> dict:
     gr.Markdown(OFFLINE_HELP)
     note = gr.HTML(hub_note(), elem_id="models-hub-note")
     table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table",
@@ -74,5 +74,15 @@ def build_models_tab() -> None:
     message = gr.HTML(elem_id="models-message")
     download.click(download_now, choice, [table, message], api_visibility="private").then(
         hub_note, None, note, api_visibility="private", queue=False)
-    refresh.click(models_table, None, table, api_visibility="private").then(
-        hub_note, None, note, api_visibility="private", queue=False)
+    refresh.click(refresh_models, None, [table, note], api_visibility="private")
+    return {"table": table, "note": note}
+
+
+def refresh_models() -> tuple[list[list[str]], str]:
+    """The table and the note above it as they are now (no network): a click on Refresh, and each page opened."""
+    return models_table(), hub_note()
+
+
+def refresh_models_on_load(demo: gr.Blocks, tab: dict) -> None:
+    """A page opened after the start-up probe found the Hub unreachable shows it, not the table built before."""
+    demo.load(refresh_models, None, [tab["table"], tab["note"]], api_visibility="private", queue=False)
