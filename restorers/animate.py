@@ -21,7 +21,7 @@ from . import cancel
 from .images import resize
 # The GIF / MP4 writers live in media.py (the one module that reads and writes media); these names
 # stay importable from here for existing callers.
-from .media import gif_frame_duration_ms, write_gif, write_mp4  # noqa: F401
+from .media import check_frame, gif_frame_duration_ms, write_gif, write_mp4  # noqa: F401
 
 Progress = Callable[[float, str], None]
 Scorer = Callable[[np.ndarray, np.ndarray], dict[str, float]]
@@ -36,20 +36,12 @@ _SLERP_PARALLEL_EPS = 1e-4
 # Small image helpers (Pillow)
 # ---------------------------------------------------------------------------------------------
 
-def _check_frame(frame: np.ndarray, what: str = "frame") -> np.ndarray:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        shape = getattr(frame, "shape", None)
-        dtype = getattr(frame, "dtype", type(frame).__name__)
-        raise ValueError(f"{what} must be a uint8 HxWx3 RGB array, got shape {shape} dtype {dtype}")
-    return frame
-
-
 def _check_frames(frames: Sequence[np.ndarray], same_size: bool) -> list[np.ndarray]:
     frames = list(frames)
     if not frames:
         raise ValueError("no frames given")
     for i, frame in enumerate(frames):
-        _check_frame(frame, f"frame {i}")
+        check_frame(frame, f"frame {i}")
     if same_size and any(f.shape != frames[0].shape for f in frames):
         sizes = sorted({f.shape[:2] for f in frames})
         raise ValueError(f"all frames must have the same size, got {sizes}; use timeline_frames() first")
@@ -407,11 +399,11 @@ def repeated_run(
     `score` the score lists are empty. The caller's `step` decides what happens to the size:
     an upscaler fed back unchanged grows the image geometrically.
     """
-    _check_frame(image, "image")
+    check_frame(image, "image")
     if runs < 0:
         raise ValueError(f"runs must be >= 0, got {runs}")
     if ground_truth is not None:
-        _check_frame(ground_truth, "ground_truth")
+        check_frame(ground_truth, "ground_truth")
         if score is None:
             raise ValueError("ground_truth needs a score function")
 
@@ -436,7 +428,7 @@ def repeated_run(
         start = time.perf_counter()
         out = step(frames[-1])
         seconds.append(time.perf_counter() - start)
-        frames.append(_check_frame(out, f"output of run {k}"))
+        frames.append(check_frame(out, f"output of run {k}"))
         record(out)
         if progress is not None:
             progress(k / runs, f"run {k}/{runs}")

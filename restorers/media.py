@@ -250,7 +250,8 @@ def _first_line(exc: BaseException) -> str:
 # Writing frames
 # ---------------------------------------------------------------------------------------------
 
-def _check_frame(frame: np.ndarray, what: str = "frame") -> np.ndarray:
+def check_frame(frame: np.ndarray, what: str = "frame") -> np.ndarray:
+    """``frame`` if it is a uint8 HxWx3 RGB array, else a ValueError that says what it is."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         shape = getattr(frame, "shape", None)
         dtype = getattr(frame, "dtype", type(frame).__name__)
@@ -263,7 +264,7 @@ def _check_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
     if not frames:
         raise ValueError("no frames given")
     for i, frame in enumerate(frames):
-        _check_frame(frame, f"frame {i}")
+        check_frame(frame, f"frame {i}")
     if any(f.shape != frames[0].shape for f in frames):
         sizes = sorted({f.shape[:2] for f in frames})
         raise ValueError(f"all frames must have the same size, got {sizes}; use timeline_frames() first")
@@ -312,7 +313,7 @@ class VideoWriter:
         self._writer.send(None)  # start ffmpeg
 
     def write(self, frame: np.ndarray) -> None:
-        _check_frame(frame)
+        check_frame(frame)
         height, width = frame.shape[:2]
         if self._writer is None:
             self._open(width, height)
