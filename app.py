@@ -57,7 +57,7 @@ def header() -> str:
         '<div class="app-header">'
         f'<img class="app-logo" src="data:image/svg+xml;base64,{logo}" alt="" width="56" height="56">'
         f"<div><h1>{TITLE}</h1>"
-        "<p>Restore faces with GPEN, GFPGAN and Real-ESRGAN side by side, measure them, watch them drift.</p>"
+        "<p>Restore faces with GPEN, GFPGAN, CodeFormer and Real-ESRGAN side by side, measure them, watch them drift.</p>"
         f'<p class="app-device">Running on <strong>{running}</strong> · restorers {restorers.__version__}</p>'
         "</div></div>"
     )

@@ -208,7 +208,7 @@ def build_restore_tab() -> dict:
             outscale = gr.Slider(1.0, 4.0, value=2.0, step=0.1, label="Output scale",
                                  info="Network output is resized to this scale (as Real-ESRGAN's outscale); "
                                       "very large outputs are capped (RESTORERS_MAX_OUTPUT_PIXELS)")
-            with gr.Accordion("Face options (GPEN / GFPGAN)", open=False):
+            with gr.Accordion("Face options (GPEN / GFPGAN / CodeFormer)", open=False):
                 mode = gr.Radio([("Whole photo: detect, align, paste back", "whole"), ("Aligned face crop", "aligned")],
                                 value="whole", label="Input mode")
                 background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")

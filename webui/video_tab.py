@@ -196,7 +196,7 @@ def build_video_tab() -> dict:
                                 elem_id="video-model")
             fidelity = fidelity_box("video-fidelity", sweep=False)
             scale = gr.Slider(1.0, 4.0, value=2.0, step=0.5, label="Output scale", elem_id="video-scale")
-            with gr.Accordion("Face options (GPEN / GFPGAN)", open=False):
+            with gr.Accordion("Face options (GPEN / GFPGAN / CodeFormer)", open=False):
                 smooth = gr.Checkbox(True, label="Steady faces: track faces and smooth their landmarks over time",
                                      elem_id="video-smooth")
                 background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")
