@@ -3,8 +3,6 @@ in for the registry's 'codeformer' (its checkpoint in a temporary hub cache, loa
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from PIL import Image
 from conftest import require_shared
 from hubcache import add_file, checkpoint_bytes
 from restorers import cli, images, networks, registry
+from test_browser import TIMEOUT, browser, page, set_models  # noqa: F401 - the shared browser fixtures
 from test_restore_codeformer import TINY, tiny_state_dict
 
 # /restore arguments after (image, models, outscale): mode, background, only_center_face, min_face, threshold, blend.
@@ -85,36 +84,18 @@ def test_evaluate_endpoint_one_column_per_weight(tiny_registry, client, tmp_path
     assert table["headers"] == ["metric", "degraded", "codeformer (w=0)", "codeformer (w=1)"]
 
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
-
 @pytest.mark.browser
-def test_browser_restore_sweep_of_two_weights(tiny_registry, app_url, face_path):
-    if not shutil.which(CHROMIUM):
-        message = f"Chromium not found at {CHROMIUM}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    from test_browser import TIMEOUT, set_models
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT)
-        page.goto(app_url)
-        page.wait_for_selector("#restore-run")
-        assert not page.locator("#restore-fidelity").is_visible()  # hidden until CodeFormer is ticked
-        page.set_input_files("#restore-input input[type=file]", str(face_path))
-        page.wait_for_selector("#restore-input img")
-        set_models(page, "#restore-models", ["CodeFormer"])
-        page.get_by_text("Face options", exact=False).first.click()
-        page.get_by_label("Aligned face crop").check()
-        page.locator("#restore-fidelity textarea").fill("0, 1")
-        page.click("#restore-run")
-        page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
-        text = page.inner_text("#restore-gallery")
-        assert "CodeFormer (w=0)" in text and "CodeFormer (w=1)" in text
-        assert "CodeFormer (w=1)" in page.inner_text("#restore-timings")
-        browser.close()
+def test_browser_restore_sweep_of_two_weights(tiny_registry, page, face_path):
+    # tiny_registry comes first: it is in place before the page is opened.
+    assert not page.locator("#restore-fidelity").is_visible()  # hidden until CodeFormer is ticked
+    page.set_input_files("#restore-input input[type=file]", str(face_path))
+    page.wait_for_selector("#restore-input img")
+    set_models(page, "#restore-models", ["CodeFormer"])
+    page.get_by_text("Face options", exact=False).first.click()
+    page.get_by_label("Aligned face crop").check()
+    page.locator("#restore-fidelity textarea").fill("0, 1")
+    page.click("#restore-run")
+    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    text = page.inner_text("#restore-gallery")
+    assert "CodeFormer (w=0)" in text and "CodeFormer (w=1)" in text
+    assert "CodeFormer (w=1)" in page.inner_text("#restore-timings")
