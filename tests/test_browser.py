@@ -60,13 +60,22 @@ def set_models(page, container: str, wanted: list[str]) -> None:
             checkbox.click()
 
 
-def test_restore_two_models_with_slider(page):
-    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+def load_photo(page, photo, models: list[str]) -> None:
+    """Put ``photo`` in the Restore input and tick exactly ``models``."""
     page.set_input_files("#restore-input input[type=file]", str(photo))
     page.wait_for_selector("#restore-input img")
-    set_models(page, "#restore-models", ["Bicubic (baseline)", "Lanczos (baseline)"])
+    set_models(page, "#restore-models", models)
+
+
+def wait_for_results(page, count: int) -> None:
+    page.wait_for_function(f"document.querySelectorAll('#restore-gallery img').length >= {count}", timeout=TIMEOUT)
+
+
+def test_restore_two_models_with_slider(page):
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    load_photo(page, photo, ["Bicubic (baseline)", "Lanczos (baseline)"])
     page.click("#restore-run")
-    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    wait_for_results(page, 2)
     text = page.inner_text("#restore-gallery")
     assert "Bicubic (baseline)" in text and "Lanczos (baseline)" in text and "1024x1024" in text
     assert page.locator("#restore-slider img").count() >= 1
@@ -165,11 +174,9 @@ def test_phone_layout_fits_every_tab_and_shows_restore_results(browser, app_url)
             assert page_width(page) <= PHONE["width"] + 4, f"{tab} is {page_width(page)} px wide on a phone"
         open_tab(page, "Restore")
         photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
-        page.set_input_files("#restore-input input[type=file]", str(photo))
-        page.wait_for_selector("#restore-input img")
-        set_models(page, "#restore-models", ["Lanczos (baseline)"])
+        load_photo(page, photo, ["Lanczos (baseline)"])
         page.click("#restore-run")
-        page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 1", timeout=TIMEOUT)
+        wait_for_results(page, 1)
         page.wait_for_timeout(1000)  # the page scrolls to the results by itself
         box = page.locator("#restore-gallery img").first.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 4
@@ -183,11 +190,9 @@ def test_phone_layout_fits_every_tab_and_shows_restore_results(browser, app_url)
 def test_failed_run_clears_old_results_and_says_why(page):
     """After a good run, a run where no model can work must not leave the old results and "all ran" up."""
     photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
-    page.set_input_files("#restore-input input[type=file]", str(photo))
-    page.wait_for_selector("#restore-input img")
-    set_models(page, "#restore-models", ["Lanczos (baseline)"])
+    load_photo(page, photo, ["Lanczos (baseline)"])
     page.click("#restore-run")
-    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 1", timeout=TIMEOUT)
+    wait_for_results(page, 1)
     assert "ran" in page.inner_text("#restore-status")
     set_models(page, "#restore-models", ["Real-ESRGAN x4plus"])
     page.click("#restore-run")
@@ -222,14 +227,12 @@ def test_restore_with_your_own_checkpoint_beside_a_builtin_model(page, tmp_path)
     path = tmp_path / "tiny_x2.pth"  # a tiny SRVGG x2: recognised from its tensors, not its name
     torch.save({"params": SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2).state_dict()}, path)
     photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
-    page.set_input_files("#restore-input input[type=file]", str(photo))
-    page.wait_for_selector("#restore-input img")
-    set_models(page, "#restore-models", ["Lanczos (baseline)"])
+    load_photo(page, photo, ["Lanczos (baseline)"])
     page.get_by_text("Your own checkpoint").click()
     page.set_input_files("#restore-checkpoint input[type=file]", str(path))
     page.wait_for_function("document.querySelector('#restore-checkpoint').innerText.includes('tiny_x2')")
     page.click("#restore-run")
-    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    wait_for_results(page, 2)
     text = page.inner_text("#restore-gallery")
     assert "Lanczos (baseline)" in text and "tiny_x2 (SRVGGNetCompact x2, your checkpoint)" in text
     assert "1024x1024" in text

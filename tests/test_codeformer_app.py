@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import require_shared
 from hubcache import add_file, checkpoint_bytes
 from restorers import cli, images, networks, registry
-from test_browser import TIMEOUT, browser, page, set_models  # noqa: F401 - the shared browser fixtures
+from test_browser import browser, load_photo, page, wait_for_results  # noqa: F401 - the shared browser fixtures
 from test_restore_codeformer import TINY, tiny_state_dict
 
 # /restore arguments after (image, models, outscale): mode, background, only_center_face, min_face, threshold, blend.
@@ -88,14 +88,12 @@ def test_evaluate_endpoint_one_column_per_weight(tiny_registry, client, tmp_path
 def test_browser_restore_sweep_of_two_weights(tiny_registry, page, face_path):
     # tiny_registry comes first: it is in place before the page is opened.
     assert not page.locator("#restore-fidelity").is_visible()  # hidden until CodeFormer is ticked
-    page.set_input_files("#restore-input input[type=file]", str(face_path))
-    page.wait_for_selector("#restore-input img")
-    set_models(page, "#restore-models", ["CodeFormer"])
+    load_photo(page, face_path, ["CodeFormer"])
     page.get_by_text("Face options", exact=False).first.click()
     page.get_by_label("Aligned face crop").check()
     page.locator("#restore-fidelity textarea").fill("0, 1")
     page.click("#restore-run")
-    page.wait_for_function("document.querySelectorAll('#restore-gallery img').length >= 2", timeout=TIMEOUT)
+    wait_for_results(page, 2)
     text = page.inner_text("#restore-gallery")
     assert "CodeFormer (w=0)" in text and "CodeFormer (w=1)" in text
     assert "CodeFormer (w=1)" in page.inner_text("#restore-timings")
