@@ -15,15 +15,19 @@ def _fill(page, elem_id: str, value: str) -> None:
     box.press("Enter")
 
 
-def test_dcgan_one_epoch_updates_chart_and_samples(page):
+def _start_training(page, epochs: int) -> None:
+    """Open the DCGAN tab, train ``epochs`` epochs at batch 16 and wait for the first iteration."""
     open_tab(page, "DCGAN")
     page.wait_for_selector("#dcgan-train")
-    _fill(page, "dcgan-epochs", "2")
+    _fill(page, "dcgan-epochs", str(epochs))
     _fill(page, "dcgan-batch", "16")
     page.click("#dcgan-train")
-    # Live: the status line counts iterations and the chart draws before the run is over.
     page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('iteration')",
                            timeout=TIMEOUT)
+
+
+def test_dcgan_one_epoch_updates_chart_and_samples(page):
+    _start_training(page, epochs=2)  # live: the status line counts iterations before the run is over
     page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('done after 4 iterations')",
                            timeout=TIMEOUT)
     assert page.locator("#dcgan-losses canvas, #dcgan-losses svg").count() >= 1
@@ -35,13 +39,7 @@ def test_dcgan_one_epoch_updates_chart_and_samples(page):
 
 
 def test_dcgan_stop_button_keeps_the_results(page):
-    open_tab(page, "DCGAN")
-    page.wait_for_selector("#dcgan-train")
-    _fill(page, "dcgan-epochs", "200")
-    _fill(page, "dcgan-batch", "16")
-    page.click("#dcgan-train")
-    page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('iteration')",
-                           timeout=TIMEOUT)
+    _start_training(page, epochs=200)
     page.click("#dcgan-stop")
     page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('stopped after')",
                            timeout=TIMEOUT)
