@@ -43,33 +43,28 @@ class Batch:
     skipped: list[str] = field(default_factory=list)
 
 
-def unique_names(names: Iterable[str]) -> list[str]:
-    """Names made unique, case-insensitively, by a -2, -3 ... before the extension (a.png, a-2.png)."""
+def _unique(items: Iterable[str], variant) -> list[str]:
+    """``items`` made unique, case-insensitively: a repeat becomes ``variant(item, k)`` for k = 2, 3, ..."""
     taken: set[str] = set()
     out: list[str] = []
-    for name in names:
-        path = PurePosixPath(name)
-        candidate, k = name, 1
+    for item in items:
+        candidate, k = item, 1
         while candidate.lower() in taken:
             k += 1
-            candidate = f"{path.stem}-{k}{path.suffix}"
+            candidate = variant(item, k)
         taken.add(candidate.lower())
         out.append(candidate)
     return out
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Names made unique, case-insensitively, by a -2, -3 ... before the extension (a.png, a-2.png)."""
+    return _unique(names, lambda name, k: f"{PurePosixPath(name).stem}-{k}{PurePosixPath(name).suffix}")
 
 
 def unique_labels(labels: Iterable[str]) -> list[str]:
     """Labels (file stems, no extension) made unique, case-insensitively, by appending -2, -3 ..."""
-    taken: set[str] = set()
-    out: list[str] = []
-    for label in labels:
-        candidate, k = label, 1
-        while candidate.lower() in taken:
-            k += 1
-            candidate = f"{label}-{k}"
-        taken.add(candidate.lower())
-        out.append(candidate)
-    return out
+    return _unique(labels, lambda label, k: f"{label}-{k}")
 
 
 def unique_stems(names: Iterable[str]) -> list[str]:
