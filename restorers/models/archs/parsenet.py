@@ -26,10 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 NUM_CLASSES = 19
-# CelebAMask-HQ label order used by the published weights.
+# Label order of the 19 CelebAMask-HQ classes as PSFRGAN and face-parsing.PyTorch number them. It is the
+# order facexlib's paste-back colormap implies (it drops 0, 14, 16, 17, 18: background, neck, cloth, hair,
+# hat); it was not checked against the real weights here, which could not be downloaded.
 CLASS_NAMES: tuple[str, ...] = (
-    "background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
-    "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth",
+    "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
+    "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat",
 )
 
 
