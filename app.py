@@ -15,19 +15,19 @@ from webui.tmpdirs import use_for_gradio
 # delete_cache never removes another app's files. Before gradio is imported: it reads the variable then.
 use_for_gradio()
 
-from restorers.hub import probe_hub_in_background  # noqa: E402
+from restorers.models import probe_hub  # noqa: E402
 
 # Without HF_HUB_OFFLINE: one probe of the Hub (its short timeout, in a background thread, so start-up never
 # waits on the network) while gradio imports, so the pickers and examples built below already know whether
 # "downloads on first use" can work; a page opened later drops what the probe ruled out (refresh_pickers_on_load).
-probe_hub_in_background()
+probe_hub()
 
 import gradio as gr  # noqa: E402
 
 import restorers
-from restorers.hub import set_default_download_progress
-from restorers.limits import max_upload_bytes
-from restorers.runtime import describe, pick_device, resolve_precision
+from restorers.models import set_default_download_progress
+from restorers.guards import max_upload_bytes
+from restorers.models import describe, pick_device, resolve_precision
 from webui import jobs, zerogpu
 from webui.common import refresh_pickers_on_load, report_download
 from webui.dcgan_tab import build_dcgan_tab

@@ -1,5 +1,5 @@
 """Benchmark the animation writers: 60 frames of 256x256 written as a palette-quantised GIF
-(restorers.media.write_gif), as a plain imageio GIF (RGB frames handed to the encoder), and as
+(restorers.media.video_io.write_gif), as a plain imageio GIF (RGB frames handed to the encoder), and as
 an H.264 MP4 (write_mp4). All three run in one process, so the ratios are what to read.
 
     python -m benchmarks.bench_animate [--frames 60] [--size 256] [--repeats 3]
@@ -15,7 +15,7 @@ from typing import Callable
 import imageio.v3 as iio
 import numpy as np
 
-from restorers.media import gif_frame_duration_ms, write_gif, write_mp4
+from restorers.media.video_io import gif_frame_duration_ms, write_gif, write_mp4
 
 FPS = 25.0
 

@@ -1,4 +1,4 @@
-"""How close restorers.budget's estimates are to the real time of the same engine calls on this machine.
+"""How close restorers.analysis.budget's estimates are to the real time of the same engine calls on this machine.
 
 Each case runs once to warm up, then the median of ``--repeats`` runs is compared with the estimate; the
 ratio estimate / measured is what to read (1 = exact; below 1: the request took longer than estimated, as
@@ -16,9 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from restorers import budget
-from restorers.evaluate import DEFAULT_METRICS, evaluate
-from restorers.loop import run_loop
+from restorers.analysis import budget
+from restorers.analysis.evaluate import DEFAULT_METRICS, evaluate
+from restorers.analysis.loop import run_loop
 
 
 def _face_like(size: int, seed: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Benchmark DCGAN training through the engine's own loop (restorers.dcgan_train.train): images per second
+"""Benchmark DCGAN training through the engine's own loop (restorers.dcgan.training.train): images per second
 at 32 and 64 px, plain fp32 eager vs channels_last and vs bf16 autocast + channels_last, and the wall time of
 one whole epoch of 2,000 32x32 images at the study's settings (batch 256).
 
@@ -17,8 +17,8 @@ import time
 import numpy as np
 import torch
 
-from restorers.dcgan_config import PRECISIONS
-from restorers.dcgan_train import Done, Iteration, TrainConfig, train
+from restorers.dcgan.config import PRECISIONS
+from restorers.dcgan.training import Done, Iteration, TrainConfig, train
 
 # (image size, batch size, timed iterations): the study's batch at 32 px, the PyTorch tutorial's at 64 px.
 CASES = ((32, 128, 3), (64, 64, 2))

@@ -1,4 +1,4 @@
-"""Benchmark restorers.metrics against sewar (the seed project's metric library).
+"""Benchmark restorers.analysis.metrics against sewar (the seed project's metric library).
 
 For each metric and size (256x256 and 1024x1024) both implementations score the same pairs of
 real face photos (ground truth vs a blurred, noisy, JPEG'd copy, and two different faces), in the
@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from sewar import full_ref
 
-from restorers import degrade, metrics
+from restorers.analysis import degrade, metrics
 
 SIZES = (256, 1024)
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ Trained weights are not needed to measure speed: every network is built at its r
 (the registry's, or the StyleGAN2-ADA paper256 manifest) and randomly initialised with
 torch.manual_seed(0). A model case times (a) fp32 eager (contiguous memory, no autocast,
 inference_mode) and (b) the project's fast path (channels_last weights and input, plus the autocast
-that restorers.runtime picks: bf16 on CPUs with native support, fp16 on CUDA), alternating the two
+that restorers.models.runtime picks: bf16 on CPUs with native support, fp16 on CUDA), alternating the two
 after one warm-up each, and reports the medians, the speed-up and the PSNR between the two outputs.
 
 Two pipeline cases go through the engine itself: "sr2048" (tiled Real-ESRGAN x4plus through
@@ -46,11 +46,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from restorers import images, networks  # noqa: E402
-from restorers import restorer as restorer_module  # noqa: E402
-from restorers.registry import ModelSpec, get_spec  # noqa: E402
-from restorers.runtime import cpu_supports_bf16, inference, keep_freed_memory, resolve_precision  # noqa: E402
-from restorers.tiling import network_context, tiled_apply  # noqa: E402
+from restorers.media import images  # noqa: E402
+from restorers.models import networks
+from restorers.pipelines import restorer as restorer_module  # noqa: E402
+from restorers.models.registry import ModelSpec, get_spec  # noqa: E402
+from restorers.models.runtime import cpu_supports_bf16, inference, keep_freed_memory, resolve_precision  # noqa: E402
+from restorers.pipelines.tiling import network_context, tiled_apply  # noqa: E402
 
 SEED = 0
 LONG_CALL_S = 20.0  # a warm-up longer than this also counts as a sample (first-call overhead is < 1 s)
@@ -76,7 +77,7 @@ class Case:
     name: str
     model: str  # registry name, or "stylegan2-ada"
     size: int
-    tile: int = 0  # 0: one piece; else restorers.tiling.tiled_apply with this tile
+    tile: int = 0  # 0: one piece; else restorers.pipelines.tiling.tiled_apply with this tile
     quick_size: int | None = None  # input size under --quick; None: not run under --quick
 
 
@@ -188,7 +189,7 @@ def _sr_subject(spec: ModelSpec, size: int, tile: int) -> Subject:
 
 def _face_subject(spec: ModelSpec, size: int) -> Subject:
     if spec.fidelity:  # CodeFormer, as FaceRestorer calls it: the default w, AdaIN on, image first
-        from restorers.restorer import DEFAULT_FIDELITY
+        from restorers.pipelines.restorer import DEFAULT_FIDELITY
 
         return Subject(networks.build_network(spec), sample_image(size, spec.value_range),
                        lambda module, x: module(x, w=DEFAULT_FIDELITY, adain=True)[0], spec.value_range,
@@ -199,7 +200,7 @@ def _face_subject(spec: ModelSpec, size: int) -> Subject:
 
 
 def _stylegan_subject(resolution: int) -> Subject:
-    from restorers.archs.stylegan2_ada import Generator
+    from restorers.models.archs.stylegan2_ada import Generator
 
     generator = Generator(**_stylegan_config(resolution)).eval().requires_grad_(False)
     with torch.inference_mode():  # mapping runs in fp32 on both paths, as render_latent_walk does
@@ -221,7 +222,7 @@ def build_subject(case: Case, size: int) -> Subject:
 
 
 def fast_copy(net: nn.Module, device: torch.device) -> nn.Module:
-    """A copy of `net` prepared as the engine prepares it (restorers.networks.prepare: channels_last)."""
+    """A copy of `net` prepared as the engine prepares it (restorers.models.networks.prepare: channels_last)."""
     return networks.prepare(copy.deepcopy(net), device)
 
 
@@ -480,7 +481,7 @@ def _pick_face_photo(detector: Any) -> tuple[str, Any, int]:
 
 def run_faces(repeats: int = 3, quick: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Detection times, and the whole-photo GPEN-512 pipeline with all faces in one batch vs one at a time."""
-    from restorers import face
+    from restorers.pipelines import face
 
     target = torch.device(device)
     precision = resolve_precision(target, "auto")

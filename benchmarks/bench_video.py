@@ -3,7 +3,7 @@
 Cases (each prints one JSON object with --json; `python -m benchmarks --only video` runs them in child
 processes, so every case has its own peak RSS):
 
-  throughput  frames per second of restorers.video.process_video on a 854x480 clip (the example's
+  throughput  frames per second of restorers.pipelines.video.process_video on a 854x480 clip (the example's
               pan and zoom over two portraits, at 480p) for Lanczos, realesr-general-x4v3 and
               gpen-bfr-512 in whole-photo mode, output x2; random-init networks at their real
               configurations (speed does not depend on weight values); fp32 vs the fast path,
@@ -13,7 +13,7 @@ processes, so every case has its own peak RSS):
   steady      a real face (../shared/faces/ffhq-gt) glides on a known path with sensor noise; the real
               RetinaFace detects it in every frame. Landmark jitter and error against the true
               landmarks, and the frame-to-frame change of the aligned and restored face crops, with
-              the landmark smoothing (restorers.track) on and off.
+              the landmark smoothing (restorers.pipelines.track) on and off.
 
     python -m benchmarks.bench_video --case steady [--json] [--repeats 3] [--quick]
 """
@@ -38,8 +38,9 @@ if (SHARED / "weights" / "hf-cache").is_dir():
     os.environ.setdefault("HF_HUB_CACHE", str(SHARED / "weights" / "hf-cache"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from restorers import face, images, media  # noqa: E402
-from restorers.track import FaceTracker  # noqa: E402
+from restorers.pipelines import face  # noqa: E402
+from restorers.media import images, video_io as media
+from restorers.pipelines.track import FaceTracker  # noqa: E402
 
 CASES = ("throughput", "memory", "steady")
 SIZE_480P = (854, 480)
@@ -108,9 +109,10 @@ def _crop_change(crops: list[np.ndarray]) -> float:
 def run_steady(quick: bool = False) -> dict[str, Any]:
     import torch
 
-    from restorers import networks, restorer as restorer_module
-    from restorers.registry import get_spec
-    from restorers.runtime import resolve_precision
+    from restorers.models import networks
+    from restorers.pipelines import restorer as restorer_module
+    from restorers.models.registry import get_spec
+    from restorers.models.runtime import resolve_precision
 
     count = 16 if quick else 48
     frames, truth = steady_clip(SHARED / "faces" / "ffhq-gt" / STEADY_FACE, count=count)
@@ -163,7 +165,7 @@ def clip_480p(path: Path, frames: int) -> Path:
 
 
 def _fps(clip: Path, model: str, precision: str, frames: int, folder: Path, device: str) -> float:
-    from restorers.video import process_video
+    from restorers.pipelines.video import process_video
 
     for event in process_video(clip, folder / f"{model}-{precision}.mp4", model, scale=2, precision=precision,
                                device=device, max_frames=frames):
@@ -174,11 +176,11 @@ def _fps(clip: Path, model: str, precision: str, frames: int, folder: Path, devi
 def run_throughput(repeats: int = 3, quick: bool = False, models: list[str] | None = None) -> dict[str, Any]:
     import torch
 
-    from restorers import networks
-    from restorers.registry import get_spec
-    from restorers.runtime import resolve_precision
+    from restorers.models import networks
+    from restorers.models.registry import get_spec
+    from restorers.models.runtime import resolve_precision
 
-    from restorers.runtime import pick_device
+    from restorers.models.runtime import pick_device
 
     device = pick_device()  # CUDA when a GPU is at hand
     fast = resolve_precision(device, "auto")
@@ -238,13 +240,13 @@ def long_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720), f
 
 def memory_child(seconds: float) -> dict[str, Any]:
     """In its own process: process a generated 720p clip of `seconds`; peak RSS before and after."""
-    from restorers.video import process_video
+    from restorers.pipelines.video import process_video
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = long_clip(Path(tmp) / "long.mp4", seconds)
         os.environ.setdefault("RESTORERS_MAX_VIDEO_SECONDS", "3600")
         os.environ.setdefault("RESTORERS_MAX_VIDEO_FRAMES", "200000")
-        import restorers.restorer  # noqa: F401 - count the engine's own import in the baseline
+        import restorers.pipelines.restorer  # noqa: F401 - count the engine's own import in the baseline
 
         before = _peak_rss_mib()
         start = time.perf_counter()

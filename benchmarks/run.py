@@ -9,7 +9,7 @@ Sections, in run order:
   sr2048     tiled Real-ESRGAN x4plus on 2048x2048 through SRRestorer (only with --with-2048 or --only)
   faces      detection, and the whole-photo GPEN-512 pipeline batched vs one face at a time
   coldstart  a fresh process imports the app, launches it and makes one /restore call (Lanczos)
-  metrics    restorers.metrics vs sewar (benchmarks.bench_metrics)
+  metrics    restorers.analysis.metrics vs sewar (benchmarks.bench_metrics)
   animate    GIF / MP4 writing of 60 frames (benchmarks.bench_animate)
   video      video throughput at 480p, peak RSS on long 720p clips, steady faces (benchmarks.bench_video;
              child processes; skipped by --quick)

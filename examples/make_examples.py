@@ -21,7 +21,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from restorers import degrade, face, images, media  # noqa: E402
+from restorers.analysis import degrade  # noqa: E402
+from restorers.pipelines import face
+from restorers.media import images, video_io as media
 
 SOURCES = {
     "astronaut": ("scikit-image", "skimage/data/astronaut.png"),

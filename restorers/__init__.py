@@ -18,20 +18,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .hub import (
+from . import _moved
+from .models.hub import (
     WeightsCorruptError,
     WeightsError,
     WeightsFile,
     WeightsHashMismatchError,
     WeightsNotFoundError,
 )
-from .images import ImageError, ImageTooLargeError, LoadedImage, load_image, save_png
-from .registry import MODELS, ModelSpec, UnknownModelError, get_spec, specs
+from .media.images import ImageError, ImageTooLargeError, LoadedImage, load_image, save_png
+from .models.registry import MODELS, ModelSpec, UnknownModelError, get_spec, specs
 
 if TYPE_CHECKING:
-    from .media import MediaError
-    from .restorer import RestoreResult, Restorer, make_restorer
-    from .video import VideoProgress, VideoResult, process_video, restore_video
+    from .media.video_io import MediaError
+    from .pipelines.restorer import RestoreResult, Restorer, make_restorer
+    from .pipelines.video import VideoProgress, VideoResult, process_video, restore_video
 
 # Names whose modules import torch load on first access (PEP 562), so `import restorers`, the CLI's
 # --help and the registry stay fast; `restorers.Restorer` and `from restorers import Restorer` still work.
@@ -54,7 +55,9 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
-__version__ = "0.1.0"
+_moved.install()  # old module paths (restorers.registry, ...) import for one more release, with a warning
+
+__version__ = "0.2.0"
 
 __all__ = [
     "MODELS", "ModelSpec", "RestoreResult", "Restorer", "ImageError", "ImageTooLargeError", "LoadedImage",
@@ -72,17 +75,17 @@ def available_models(*families: str) -> list[str]:
 
 def load(name: str | ModelSpec, device: str | None = None, precision: str | None = None) -> Restorer:
     """A restorer for a registered model (or an explicit spec); weights load on first use and are cached."""
-    from .restorer import make_restorer
+    from .pipelines.restorer import make_restorer
 
     return make_restorer(name, device, precision)
 
 
 def load_checkpoint(path, device: str | None = None, precision: str | None = None) -> Restorer:
     """A restorer for your own checkpoint file (.pth / .safetensors): its architecture and configuration are
-    recognised from the tensors' names and shapes (restorers.detect_arch), never from the file name; the
+    recognised from the tensors' names and shapes (restorers.models.detect_arch), never from the file name; the
     restorer's ``spec`` says what was found. Unrecognised or oversized files raise checkpoint.CheckpointError."""
-    from .checkpoint import checkpoint_spec
-    from .restorer import make_restorer
+    from .models.checkpoint import checkpoint_spec
+    from .pipelines.restorer import make_restorer
 
     return make_restorer(checkpoint_spec(path), device, precision)
 
@@ -111,8 +114,8 @@ def weights_status(name: str | ModelSpec) -> str:
 
 
 def weights_check(name: str | ModelSpec):
-    """A hub.WeightsStatus (state, path, reason) for a model; never touches the network."""
-    from .hub import WeightsStatus, check
+    """A models.hub.WeightsStatus (state, path, reason) for a model; never touches the network."""
+    from .models.hub import WeightsStatus, check
 
     spec = get_spec(name) if isinstance(name, str) else name
     return WeightsStatus("builtin") if spec.weights is None else check(spec.weights)  # type: ignore[arg-type]

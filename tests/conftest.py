@@ -92,3 +92,12 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test with its folder (unit, golden, app, browser): `-m "not browser"` is the quick tier."""
+    tiers = ("unit", "golden", "app", "browser")
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in tiers:
+            item.add_marker(getattr(pytest.mark, folder))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from restorers.hub import WeightsFile
+from restorers.models.hub import WeightsFile
 
 
 def add_file(cache: Path, repo_id: str, filename: str, data: bytes, repo_type: str = "model",

@@ -4,7 +4,7 @@ The cases store a seed instead of 376 MB of weights; the weights are rebuilt fro
 ordered key list by the procedure in ../shared/golden/README.md ("Weight procedure (v1)").
 
     python tools/codeformer_check.py CASE_DIR MODULE CLASS TOL [--manifest PATH]
-    python tools/codeformer_check.py ../shared/golden/codeformer restorers.archs.codeformer CodeFormer 1e-4
+    python tools/codeformer_check.py ../shared/golden/codeformer restorers.models.archs.codeformer CodeFormer 1e-4
 
 Every case_*.pt in CASE_DIR is run; `output`, `logits` and `lq_feat` must be within TOL and the chosen
 codes (argmax of the logits) must equal `top_idx` exactly. Exit status 0 when all pass.

@@ -10,9 +10,9 @@ import gradio as gr
 import numpy as np
 
 import restorers
-from restorers import images
-from restorers.hub import DownloadProgress
-from restorers.registry import ModelSpec, specs
+from restorers.media import images
+from restorers.models import DownloadProgress
+from restorers.models import ModelSpec, specs
 
 from .tmpdirs import OUTPUT_ROOT, RUN_DIR, sweep_outputs, tmp_max_age_s  # noqa: F401 (re-exported)
 

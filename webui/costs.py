@@ -1,5 +1,5 @@
 """Cost estimators for the app's handlers: each takes the handler's own arguments and returns a
-restorers.budget.Estimate on this server's device. Sizes are read from file headers only (nothing is
+restorers.analysis.budget.Estimate on this server's device. Sizes are read from file headers only (nothing is
 decoded here); an input that cannot be read costs nothing here and is reported by the handler itself.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from restorers import budget
-from restorers.runtime import cpu_supports_bf16, pick_device, resolve_precision
+from restorers.analysis import budget
+from restorers.models import cpu_supports_bf16, pick_device, resolve_precision
 
 FALLBACK_SIZE = (512, 512)
 MAX_MEMBERS = 64  # a zip is sized from at most this many members (the handler refuses more images anyway)
@@ -99,7 +99,7 @@ def restore(image: str | None, models: Sequence[str] | None, outscale: float = 2
 def evaluate(files: Any, spec: str, seed: Any = 0, models: Sequence[str] | None = None,
              metrics: Sequence[str] | None = None, face_mode: str = "aligned", fidelity: Any = None,
              *_: Any, **__: Any) -> budget.Estimate:
-    from restorers.evaluate import DEFAULT_METRICS
+    from restorers.analysis import DEFAULT_METRICS
 
     sizes = upload_sizes(files)
     names = [m for m in (models or []) if isinstance(m, str)]
@@ -130,7 +130,7 @@ def loop(image: str | None, model: str | None, runs: Any = 10, scale: Any = 1.0,
 
 def interpolate(model: str | None, custom_pickle: str | None = None, seeds: str = "", frames_between: Any = 24,
                 interpolation: str = "", psi: Any = 0.7, loop: Any = True, fps: Any = 24, size: Any = 256, *_: Any, **__: Any) -> budget.Estimate:
-    from restorers.animate import path_length
+    from restorers.analysis import path_length
 
     count = count_seeds(seeds)
     if count is None:

@@ -4,7 +4,7 @@ curves and the fixed-noise samples update live, stop any time, then download the
 curves (PNG, CSV) and the epoch-by-epoch GIF; sample a checkpoint and walk its latent space with the same
 interpolation code and options as the StyleGAN2-ADA Interpolate tab, so the two walks can be compared.
 
-All the work is restorers.dcgan_train.train (a generator of events) and restorers.dcgan; this file only
+All the work is restorers.dcgan.training.train (a generator of events) and restorers.dcgan; this file only
 turns events into component updates."""
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from restorers import budget, cancel
+from restorers.analysis import budget
+from restorers.guards import cancel
 from restorers.dcgan import CheckpointError, generate, latent_walk, load_checkpoint, loss_chart, losses_csv, \
     sample_grid, save_checkpoint
-from restorers.dcgan_config import EXAMPLE_DEFAULTS as E
-from restorers.dcgan_config import STUDY_DEFAULTS as D
-from restorers.dcgan_config import TrainConfig
-from restorers.dcgan_data import HUB_DATASETS, DatasetError, example_dataset, load_hub_dataset, load_images
-from restorers.generate import MAX_FRAMES, parse_seeds
+from restorers.dcgan import EXAMPLE_DEFAULTS as E
+from restorers.dcgan import STUDY_DEFAULTS as D
+from restorers.dcgan import TrainConfig
+from restorers.dcgan import HUB_DATASETS, DatasetError, example_dataset, load_hub_dataset, load_images
+from restorers.analysis import MAX_FRAMES, parse_seeds
 from restorers.media import write_gif, write_mp4
 
 from . import costs
@@ -212,7 +213,7 @@ def _train_updates(data, config: TrainConfig, notes: list[str], flag: threading.
 
 
 def _events(data, config: TrainConfig, stop):
-    from restorers.dcgan_train import train
+    from restorers.dcgan import train
 
     try:
         yield from train(data, config, stop=stop)

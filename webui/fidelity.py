@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import gradio as gr
 
 import restorers
-from restorers.restorer import DEFAULT_FIDELITY, check_fidelity
+from restorers.pipelines import DEFAULT_FIDELITY, check_fidelity
 
 from .jobs import ui
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from restorers.animate import contact_sheet
+from restorers.media import contact_sheet
 from restorers.media import write_gif, write_mp4
-from restorers.generate import check_walk, latent_walk, load_generator, parse_seeds
-from restorers.limits import MAX_FPS, MIN_FPS
-from restorers.validate import check_int, check_number
+from restorers.analysis import check_walk, latent_walk, load_generator, parse_seeds
+from restorers.guards import MAX_FPS, MIN_FPS
+from restorers.guards import check_int, check_number
 
 from . import costs
 from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png, status_html

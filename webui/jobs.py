@@ -3,7 +3,7 @@
 
 Opting a handler in is one line::
 
-    @job(costs.restore)          # costs.restore(*handler_args) -> restorers.budget.Estimate
+    @job(costs.restore)          # costs.restore(*handler_args) -> restorers.analysis.budget.Estimate
     def run_restore(image, models, ...):
 
 and ``share_lane(demo)`` (called once in app.py) puts every queued event into one concurrency lane, so a
@@ -21,7 +21,8 @@ from typing import Any, Callable
 import gradio as gr
 
 import restorers
-from restorers import budget, cancel, limits
+from restorers.analysis import budget
+from restorers.guards import cancel, limits
 
 from . import zerogpu
 

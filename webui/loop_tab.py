@@ -4,11 +4,11 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from restorers.animate import frame_strip, timeline_frames
+from restorers.analysis import frame_strip, timeline_frames
 from restorers.media import write_gif, write_mp4
-from restorers.limits import MAX_FPS, MIN_FPS
-from restorers.loop import MAX_RUNS, run_loop
-from restorers.validate import check_number
+from restorers.guards import MAX_FPS, MIN_FPS
+from restorers.analysis import MAX_RUNS, run_loop
+from restorers.guards import check_number
 
 from . import costs
 from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable, status_html

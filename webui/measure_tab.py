@@ -7,12 +7,12 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from restorers import images
-from restorers.degrade import parse_degradation
-from restorers.evaluate import DEFAULT_METRICS, evaluate
-from restorers.metrics import METRICS
-from restorers.uploads import read_batch, unique_labels
-from restorers.validate import check_int
+from restorers.media import images
+from restorers.analysis import parse_degradation
+from restorers.analysis import DEFAULT_METRICS, evaluate
+from restorers.analysis import METRICS
+from restorers.media import read_batch, unique_labels
+from restorers.guards import check_int
 
 from . import costs
 from .charts import score_chart

@@ -4,8 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 import restorers
-from restorers.hub import WEIGHTS_DIR_ENV, fetch, hub_endpoint, hub_offline, hub_retry_seconds, hub_unreachable
-from restorers.registry import specs
+from restorers.models import WEIGHTS_DIR_ENV, fetch, hub_endpoint, hub_offline, hub_retry_seconds, hub_unreachable
+from restorers.models import specs
 
 from .common import status_html, weights_label
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import gradio as gr
 
 import restorers
-from restorers import images
-from restorers.registry import DEFAULT_THRESHOLD
-from restorers.restorer import check_restore_options
+from restorers.media import images
+from restorers.models import DEFAULT_THRESHOLD
+from restorers.pipelines import check_restore_options
 
 from . import costs
 from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
@@ -134,7 +134,7 @@ def own_checkpoint(path: str | None):
     """The ModelSpec of an uploaded checkpoint (architecture recognised from its tensors), or None."""
     if not path:
         return None
-    from restorers.checkpoint import CheckpointError, checkpoint_spec
+    from restorers.models import CheckpointError, checkpoint_spec
 
     try:
         return checkpoint_spec(path)

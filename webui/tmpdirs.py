@@ -30,7 +30,7 @@ _last_sweep = [0.0]
 
 
 def tmp_max_age_s() -> float:
-    from restorers.limits import setting
+    from restorers.guards import setting
 
     return setting(TMP_MAX_AGE_ENV, DEFAULT_TMP_MAX_AGE_S)
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from restorers import budget, media
-from restorers.registry import DEFAULT_THRESHOLD
-from restorers.validate import check_number
-from restorers.video import process_video
+from restorers.analysis import budget
+from restorers.media import video_io as media
+from restorers.models import DEFAULT_THRESHOLD
+from restorers.guards import check_number
+from restorers.pipelines import process_video
 
 from . import costs
 from .common import example, model_choices, plain_message, request_dir, runnable, save_result_png, status_html

@@ -7,7 +7,7 @@ does) and only when `spaces` imports; on a CPU Space, a dedicated GPU or a lapto
 On ZeroGPU the decorated function runs in a forked worker that holds the GPU for the asked duration;
 arguments and results are pickled across. So: weights are loaded outside it (``preload`` at start-up;
 ZeroGPU keeps them on the CPU until a GPU call and moves them then), the duration comes from the budget
-estimator scaled to the GPU (``restorers.budget.gpu_duration``), and the request's time limit travels in as
+estimator scaled to the GPU (``restorers.analysis.budget.gpu_duration``), and the request's time limit travels in as
 a number, since a contextvar does not cross the fork.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import os
 from typing import Any, Callable
 
-from restorers import cancel
+from restorers.guards import cancel
 
 log = logging.getLogger(__name__)
 ZERO_GPU_ENV = "SPACES_ZERO_GPU"

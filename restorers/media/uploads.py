@@ -1,0 +1,164 @@
+"""Batches of uploaded images (files and .zip archives), read defensively, for the app and the CLI.
+
+A zip is judged by its central directory before anything is extracted: how many entries it lists, the
+uncompressed size of each and of all of them, and each one's compression ratio. Only then are the image
+members read, one at a time, through the same capped decoder as any image. One unreadable file is
+skipped with a note and the rest of the batch is kept; names are made unique so no output is lost.
+"""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import images
+from ..guards.limits import (
+    MAX_UPLOAD_MB_ENV,
+    MAX_ZIP_MEMBERS_ENV,
+    MAX_ZIP_RATIO_ENV,
+    MAX_ZIP_TOTAL_MB_ENV,
+    LimitError,
+    max_image_file_bytes,
+    max_upload_bytes,
+    max_zip_members,
+    max_zip_ratio,
+    max_zip_total_bytes,
+)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+class UploadError(images.ImageError):
+    """A whole upload (a zip, or a batch) cannot be used."""
+
+
+@dataclass
+class Batch:
+    """The images that could be read (unique names, upload order) and one note per skipped file."""
+
+    images: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _unique(items: Iterable[str], variant) -> list[str]:
+    """``items`` made unique, case-insensitively: a repeat becomes ``variant(item, k)`` for k = 2, 3, ..."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for item in items:
+        candidate, k = item, 1
+        while candidate.lower() in taken:
+            k += 1
+            candidate = variant(item, k)
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Names made unique, case-insensitively, by a -2, -3 ... before the extension (a.png, a-2.png)."""
+    return _unique(names, lambda name, k: f"{PurePosixPath(name).stem}-{k}{PurePosixPath(name).suffix}")
+
+
+def unique_labels(labels: Iterable[str]) -> list[str]:
+    """Labels (file stems, no extension) made unique, case-insensitively, by appending -2, -3 ..."""
+    return _unique(labels, lambda label, k: f"{label}-{k}")
+
+
+def unique_stems(names: Iterable[str]) -> list[str]:
+    """Output stems, one per input name, never equal: a.jpg and a.png give a and a-2."""
+    return unique_labels(PurePosixPath(n).stem for n in names)
+
+
+def check_upload_size(path: str | Path) -> None:
+    size = Path(path).stat().st_size
+    limit = max_upload_bytes()
+    if size > limit:
+        raise LimitError(f"{Path(path).name} is {size / 2**20:.0f} MB; an upload may have at most "
+                         f"{limit / 2**20:.0f} MB here (raise ${MAX_UPLOAD_MB_ENV} to allow more)")
+
+
+def _wanted(info: zipfile.ZipInfo) -> bool:
+    name = PurePosixPath(info.filename)
+    return (not info.is_dir() and not info.filename.startswith("__MACOSX") and not name.name.startswith(".")
+            and name.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def zip_members(archive: zipfile.ZipFile, label: str, room: int) -> list[zipfile.ZipInfo]:
+    """The image members worth reading, after checking the whole directory against the limits.
+
+    ``room`` is how many more images the batch may take: a zip listing more is refused before any
+    member is decompressed.
+    """
+    infos = archive.infolist()
+    if len(infos) > max_zip_members():
+        raise UploadError(f"{label} lists {len(infos)} entries; at most {max_zip_members()} are read "
+                          f"(raise ${MAX_ZIP_MEMBERS_ENV} to allow more)")
+    members = sorted((i for i in infos if _wanted(i)), key=lambda i: i.filename)
+    if len(members) > room:
+        raise UploadError(f"{label} holds {len(members)} images; at most {room} more fit in this batch")
+    per_file, ratio, total = max_image_file_bytes(), max_zip_ratio(), 0
+    for info in members:
+        shown = PurePosixPath(info.filename).name
+        if info.file_size > per_file:
+            raise UploadError(f"{label}: {shown} unpacks to {info.file_size / 2**20:.0f} MB; an image may have "
+                              f"at most {per_file / 2**20:.0f} MB")
+        if info.file_size > ratio * max(info.compress_size, 1) and info.file_size > 2**20:
+            raise UploadError(f"{label}: {shown} is compressed {info.file_size / max(info.compress_size, 1):.0f}:1, "
+                              f"more than the {ratio:g}:1 allowed (${MAX_ZIP_RATIO_ENV}); is it a zip bomb?")
+        total += info.file_size
+    if total > max_zip_total_bytes():
+        raise UploadError(f"{label} unpacks to {total / 2**20:.0f} MB of images; at most "
+                          f"{max_zip_total_bytes() / 2**20:.0f} MB are read (${MAX_ZIP_TOTAL_MB_ENV})")
+    return members
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The member's bytes, never more than it declared (a lying header cannot make us read on)."""
+    with archive.open(info) as fh:
+        data = fh.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise images.ImageError(f"{PurePosixPath(info.filename).name}: larger than its zip entry declares")
+    return data
+
+
+def read_batch(paths: Sequence[str | Path], max_images: int) -> Batch:
+    """Images from files and zips (each zip's image members in name order), at most ``max_images``.
+
+    Unreadable files and members are skipped with a note; a batch with more than ``max_images`` images,
+    an oversized upload or a zip past its limits is refused as a whole (UploadError / LimitError) before
+    anything in it is decoded.
+    """
+    found: list[tuple[str, np.ndarray]] = []
+    skipped: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        label = path.name
+        if not path.is_file():
+            skipped.append(f"{label}: no such file; skipped")
+            continue
+        check_upload_size(path)
+        if zipfile.is_zipfile(path):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    for info in zip_members(archive, label, max_images - len(found)):
+                        shown = PurePosixPath(info.filename).name
+                        try:
+                            found.append((shown, images.load_image(_read_member(archive, info)).rgb))
+                        except images.ImageError as exc:
+                            skipped.append(f"{shown} in {label}: {str(exc).removeprefix('image: ')}; skipped")
+                        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+                            skipped.append(f"{shown} in {label}: damaged or encrypted zip entry; skipped")
+            except (zipfile.BadZipFile, OSError, EOFError):
+                skipped.append(f"{label}: not a valid zip file; skipped")
+            continue
+        if len(found) >= max_images:
+            raise UploadError(f"at most {max_images} images per batch here")
+        try:
+            found.append((label, images.load_image(path).rgb))
+        except images.ImageError as exc:
+            skipped.append(f"{exc}; skipped")
+    names = unique_names(name for name, _ in found)
+    return Batch([(name, rgb) for name, (_, rgb) in zip(names, found)], skipped)

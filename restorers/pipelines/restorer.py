@@ -1,0 +1,440 @@
+"""Restorers: what turns one RGB uint8 image into a restored one, for each model family.
+
+A restorer holds a shared, eval-mode network and its settings (device, precision); everything about a
+request lives in the call, so one instance can serve concurrent requests.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..guards import cancel, limits
+from ..media import images
+from ..models.networks import get_network
+from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
+from ..models.runtime import inference, keep_freed_memory, pick_device, resolve_precision
+from .tiling import network_context, pad_to_multiple, tiled_apply
+from ..guards.validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
+
+TILE_ENV = "RESTORERS_TILE"
+# Inputs up to this many pixels run in one piece; larger ones are tiled to bound memory.
+UNTILED_MAX_PIXELS = 512 * 512
+DEFAULT_TILE = 256
+TILE_OVERLAP = 16
+PRE_PAD = 10  # reflect border added before SR (as Real-ESRGAN does) so edges are not darkened
+FACE_BATCH_ENV = "RESTORERS_FACE_BATCH"
+# Faces per network call in whole-photo mode. On CPU a batch is no faster than one face at a time (the
+# modulated convs become grouped convs; see the benchmark), on a GPU batching fills the device.
+FACE_BATCH = {"cpu": 1, "cuda": 8}
+
+
+# CodeFormer's fidelity weight w: 0 = strongest restoration, 1 = most faithful to the input.
+DEFAULT_FIDELITY = 0.5  # the official demo's default
+
+
+def check_fidelity(value: object) -> float:
+    """A fidelity weight as a float in [0, 1], or a ValueError that says what is allowed."""
+    try:
+        w = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"fidelity must be a number between 0 and 1, got '{value}'") from None
+    if not 0.0 <= w <= 1.0:  # also rejects NaN
+        raise ValueError(f"fidelity must be between 0 and 1 (0 = strongest restoration, 1 = most faithful), got {value}")
+    return w
+
+
+def fidelity_label(model: str, w: float) -> str:
+    """The column name of one fidelity weight in a sweep, e.g. 'codeformer (w=0.5)'."""
+    return f"{model} (w={w:g})"
+
+
+@dataclass
+class RestoreResult:
+    image: np.ndarray  # HxWx3 uint8
+    model: str
+    seconds: float
+    alpha: np.ndarray | None = None
+    grayscale: bool = False
+    faces: list = field(default_factory=list)
+    crops_before: list[np.ndarray] = field(default_factory=list)
+    crops_after: list[np.ndarray] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+
+def face_batch_size(device: torch.device) -> int:
+    if os.environ.get(FACE_BATCH_ENV):
+        return max(1, int(os.environ[FACE_BATCH_ENV]))
+    return FACE_BATCH.get(device.type, 1)
+
+
+def _tile_size(height: int, width: int, tile: int | None) -> int:
+    if tile is not None:
+        return tile
+    if os.environ.get(TILE_ENV):
+        return int(os.environ[TILE_ENV])
+    return 0 if height * width <= UNTILED_MAX_PIXELS else DEFAULT_TILE
+
+
+class Restorer:
+    """Base class: spec + device + precision, and the timing wrapper."""
+
+    def __init__(self, spec: ModelSpec, device: torch.device, precision: str) -> None:
+        self.spec = spec
+        self.device = device
+        self.precision = precision
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """The shared, cached network (loaded on first use); baselines have none."""
+        return get_network(self.spec, self.device)
+
+    def output_scale(self, options: dict) -> float | None:
+        """The output/input size ratio these options ask for (None: the output size does not grow with it)."""
+        outscale = options.get("outscale")
+        return None if outscale is None else float(outscale)
+
+    def run(self, rgb: np.ndarray, **options) -> RestoreResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_options(self, **options) -> dict:
+        """The options, checked and normalised (ParameterError names the bad one); callers with a batch
+        check once up front, and restore() checks again, so every path gives the same message."""
+        return check_restore_options(options)
+
+    def _begin(self, image, options: dict) -> tuple[images.LoadedImage, dict, str | None]:
+        """Check the options, load the input and apply the output-size limit to them (with the note it produced)."""
+        options = self.check_options(**options)
+        loaded = images.load_image(image)
+        note = None
+        scale = self.output_scale(options)
+        if scale is not None:
+            height, width = loaded.rgb.shape[:2]
+            allowed, note = limits.clamp_output_scale(width, height, scale)
+            if note:
+                options = {**options, "outscale": allowed}
+        cancel.check()
+        return loaded, options, note
+
+    @staticmethod
+    def _finish(result: RestoreResult, loaded: images.LoadedImage, note: str | None) -> RestoreResult:
+        if note:
+            result.warnings.insert(0, note)
+        if loaded.alpha is not None:
+            result.alpha = images.resize(loaded.alpha, result.size, "lanczos")
+        result.grayscale = loaded.grayscale
+        return result
+
+    def restore(self, image, **options) -> RestoreResult:
+        """Restore any accepted image input; alpha and grayscale-ness come back on the result."""
+        loaded, options, note = self._begin(image, options)
+        start = time.perf_counter()
+        result = self.run(loaded.rgb, **options)
+        result.seconds = time.perf_counter() - start
+        return self._finish(result, loaded, note)
+
+
+MAX_OUTSCALE = 16.0
+
+
+def check_restore_options(options: dict) -> dict:
+    """Range and type checks for restore() options, at the engine's boundary (see validate.py)."""
+    out = dict(options)
+    if out.get("outscale") is not None:
+        out["outscale"] = float(check_number("outscale", out["outscale"], 0.05, MAX_OUTSCALE))
+    if "mode" in out:
+        out["mode"] = check_choice("mode", out["mode"], FACE_MODES)
+    if "blend" in out:
+        out["blend"] = float(check_number("blend", out["blend"], 0.0, 1.0))
+    if "threshold" in out:
+        out["threshold"] = float(check_number("face detection threshold", out["threshold"], 0.0, 1.0))
+    if "min_face" in out:
+        out["min_face"] = check_int("minimum face size", out["min_face"], 0, 100_000)
+    if "only_center_face" in out:
+        out["only_center_face"] = check_flag("only_center_face", out["only_center_face"])
+    if "seed" in out:
+        out["seed"] = check_optional_int("seed", out["seed"], 0, 2**63 - 1)
+    if out.get("tile") is not None:
+        out["tile"] = check_int("tile", out["tile"], 0, 16384)
+    background = out.get("background")
+    if background is not None and not callable(background) and not isinstance(background, str):
+        raise ParameterError(f"background must be a model name, got a {type(background).__name__}")
+    return out
+
+
+class ResizeRestorer(Restorer):
+    """Classical interpolation baselines (bicubic, Lanczos)."""
+
+    def upscale(self, rgb: np.ndarray, outscale: float = 4.0) -> np.ndarray:
+        return images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), self.spec.name)
+
+    def output_scale(self, options: dict) -> float | None:
+        return 4.0 if options.get("outscale") is None else float(options["outscale"])
+
+    def run(self, rgb: np.ndarray, outscale: float | None = None, **_: object) -> RestoreResult:
+        return RestoreResult(self.upscale(rgb, 4.0 if outscale is None else outscale), self.name, 0.0)
+
+
+class SRRestorer(Restorer):
+    """Real-ESRGAN family: whole-image super-resolution, tiled when large, resized to any output scale."""
+
+    def upscale(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None) -> np.ndarray:
+        net = self.network
+        scale = self.spec.scale
+        multiple = int(getattr(net, "input_multiple", 1))  # RRDBNet x2/x1 pixel-unshuffle their input
+        height, width = rgb.shape[:2]
+        x = images.to_tensor(rgb).to(self.device)
+        pre_pad = min(PRE_PAD, height - 1, width - 1)
+        if pre_pad > 0:
+            x = torch.nn.functional.pad(x, (0, pre_pad, 0, pre_pad), mode="reflect")
+        x, _, _ = pad_to_multiple(x, multiple)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with inference(self.device, self.precision):
+            y = tiled_apply(net, x, scale, _tile_size(height, width, tile), TILE_OVERLAP, multiple, network_context(net))
+        out = images.from_tensor(y[:, :, : height * scale, : width * scale])[0]
+        if outscale is not None and outscale != scale:
+            out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")
+        return out
+
+    def output_scale(self, options: dict) -> float | None:
+        return float(self.spec.scale if options.get("outscale") is None else options["outscale"])
+
+    def run(self, rgb: np.ndarray, outscale: float | None = None, tile: int | None = None, **_: object) -> RestoreResult:
+        return RestoreResult(self.upscale(rgb, outscale, tile), self.name, 0.0)
+
+
+BackgroundFn = Callable[[np.ndarray, float], np.ndarray]
+
+
+class FaceRestorer(Restorer):
+    """GPEN / GFPGAN: aligned crops in, restored crops out; whole photos go through detect-align-paste."""
+
+    @property
+    def face_size(self) -> int:
+        assert self.spec.input_size is not None
+        return self.spec.input_size
+
+    def output_scale(self, options: dict) -> float | None:
+        if options.get("mode", "whole") == "aligned":
+            return super().output_scale(options)  # None: the face size
+        if options.get("background", "lanczos") in (None, "none"):
+            return None  # pasted back into the input itself: the input's size
+        return 2.0 if options.get("outscale") is None else float(options["outscale"])
+
+    def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None, fidelity: float) -> torch.Tensor:
+        if self.spec.seeded_noise:
+            # Deterministic by default (fixed noise buffers); a seed asks for fresh, reproducible noise.
+            generator = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
+            out = net(x, return_rgb=False, randomize_noise=seed is not None, noise_generator=generator)
+        elif self.spec.fidelity:
+            out = net(x, w=fidelity, adain=True)  # adain=True as the official demo calls it
+        else:
+            out = net(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    def _fidelities(self, fidelity: float | list[float] | tuple[float, ...] | None) -> list[float]:
+        """The checked fidelity weights of a call (one value unless a sweep); models without one ignore it."""
+        values = fidelity if isinstance(fidelity, (list, tuple)) else [DEFAULT_FIDELITY if fidelity is None else fidelity]
+        if not values:
+            raise ValueError("give at least one fidelity weight")
+        checked = [check_fidelity(w) for w in values]
+        return checked if self.spec.fidelity else checked[:1]
+
+    def restore_crops_sweep(
+        self, crops: np.ndarray, fidelities: list[float], blend: float = 1.0, seed: int | None = None,
+    ) -> tuple[list[np.ndarray], list[float]]:
+        """N aligned crops -> one array of N restored crops per fidelity weight, plus each weight's decode seconds.
+
+        A fidelity model encodes every face once and decodes it once per weight; other models run once.
+        """
+        if not 0.0 <= blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {blend}")
+        fidelities = self._fidelities(list(fidelities))
+        net = self.network
+        outputs: list[list[np.ndarray]] = [[] for _ in fidelities]
+        decode_s = [0.0 for _ in fidelities]
+        batch = face_batch_size(self.device)
+        for start in range(0, len(crops), batch):
+            cancel.check()
+            chunk = crops[start : start + batch]
+            x = images.to_tensor(chunk, self.spec.value_range).to(self.device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            with inference(self.device, self.precision):
+                if self.spec.fidelity and len(fidelities) > 1:
+                    encoding = net.encode(x, adain=True)
+                    for i, w in enumerate(fidelities):
+                        begin = time.perf_counter()
+                        outputs[i].append(images.from_tensor(net.decode(encoding, w), self.spec.value_range))
+                        decode_s[i] += time.perf_counter() - begin
+                else:
+                    outputs[0].append(images.from_tensor(self._forward(net, x, seed, fidelities[0]), self.spec.value_range))
+        results = []
+        for parts in outputs:
+            restored = np.concatenate(parts, axis=0)
+            if blend < 1.0:
+                mixed = blend * restored.astype(np.float32) + (1.0 - blend) * crops.astype(np.float32)
+                restored = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+            results.append(restored)
+        return results, decode_s
+
+    def restore_crops(self, crops: np.ndarray, blend: float = 1.0, seed: int | None = None,
+                      fidelity: float | None = None) -> np.ndarray:
+        """N aligned SxS crops (uint8) -> N restored crops, mixed with the input by ``blend`` (1 = fully restored)."""
+        return self.restore_crops_sweep(crops, self._fidelities(fidelity), blend, seed)[0][0]
+
+    def run(
+        self,
+        rgb: np.ndarray,
+        mode: str = "whole",
+        outscale: float | None = None,
+        blend: float = 1.0,
+        background: str | BackgroundFn | None = "lanczos",
+        only_center_face: bool = False,
+        min_face: int = 0,
+        threshold: float = DEFAULT_THRESHOLD,
+        seed: int | None = None,
+        faces: list | None = None,
+        fidelity: float | None = None,
+        **_: object,
+    ) -> RestoreResult:
+        """`faces` (whole mode): face.Face records to restore instead of detecting (video passes tracked,
+        smoothed landmarks). `fidelity`: CodeFormer's weight w in [0, 1] (default 0.5); ignored by other models."""
+        return self.run_sweep(rgb, [DEFAULT_FIDELITY if fidelity is None else fidelity], mode, outscale, blend,
+                              background, only_center_face, min_face, threshold, seed, faces)[0]
+
+    def run_sweep(
+        self,
+        rgb: np.ndarray,
+        fidelities: list[float],
+        mode: str = "whole",
+        outscale: float | None = None,
+        blend: float = 1.0,
+        background: str | BackgroundFn | None = "lanczos",
+        only_center_face: bool = False,
+        min_face: int = 0,
+        threshold: float = DEFAULT_THRESHOLD,
+        seed: int | None = None,
+        faces: list | None = None,
+        **_: object,
+    ) -> list[RestoreResult]:
+        """One result per fidelity weight; the background, detection and encoder run once for all of them.
+
+        Each result's `seconds` is the shared work plus that weight's own decoding and paste-back.
+        """
+        start = time.perf_counter()
+        size = self.face_size
+        if mode not in FACE_MODES:
+            raise ValueError(f"mode must be one of {FACE_MODES}, got '{mode}'")
+        fidelities = self._fidelities(list(fidelities))
+        sweep = self.spec.fidelity and len(fidelities) > 1
+        names = [fidelity_label(self.name, w) if sweep else self.name for w in fidelities]
+        if mode == "aligned":
+            crop = images.resize(rgb, (size, size), "lanczos" if min(rgb.shape[:2]) > size else "bicubic")
+            restored, decode_s = self.restore_crops_sweep(crop[None], fidelities, blend, seed)
+            shared = time.perf_counter() - start - sum(decode_s)
+            results = []
+            for name, crops_out, own in zip(names, restored, decode_s):
+                out = crops_out[0]
+                if outscale is not None:
+                    out = images.resize(out, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
+                results.append(RestoreResult(out, name, shared + own, faces=[], crops_before=[crop],
+                                             crops_after=[crops_out[0]]))
+            return results
+
+        from . import face
+
+        scale = 2.0 if outscale is None else float(outscale)
+        bg_fn = background_upsampler(background, self.device, self.precision)
+        bg = bg_fn(rgb, scale) if bg_fn is not None else None
+        if bg is None:
+            scale = 1.0
+            bg = rgb
+        swept: list[np.ndarray] = []
+        decode_s: list[float] = [0.0 for _ in fidelities]
+
+        def restore_all(crops: np.ndarray) -> np.ndarray:
+            restored, seconds = self.restore_crops_sweep(crops, fidelities, blend, seed)
+            swept.extend(restored)
+            decode_s[:] = seconds
+            return restored[0]
+
+        first = face.restore_faces(
+            rgb, restore_all, size, bg, scale,
+            only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces,
+        )
+        pasted = [first]
+        paste_s = [0.0]
+        for i in range(1, len(fidelities)):
+            begin = time.perf_counter()
+            # The same faces, aligned the same way; only their restored crops differ.
+            pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, scale, faces=first.faces)
+                          if first.faces else first)
+            paste_s.append(time.perf_counter() - begin)
+        shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
+        warnings = [] if first.faces else [no_face_message(background, scale)]
+        if first.skipped:
+            warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest {len(first.faces)} "
+                            f"(at most {len(first.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
+        return [
+            RestoreResult(
+                result.image, name, shared + own + paste, faces=list(result.faces),
+                crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=list(warnings),
+            )
+            for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
+        ]
+
+    def restore_sweep(self, image, fidelities: list[float], **options) -> list[RestoreResult]:
+        """Like restore(), once per fidelity weight (CodeFormer), sharing detection and encoding; results are
+        named e.g. 'codeformer (w=0.5)'. A model without a fidelity weight gives one result."""
+        loaded, options, note = self._begin(image, options)
+        options.pop("fidelity", None)
+        results = self.run_sweep(loaded.rgb, list(fidelities), **options)
+        return [self._finish(result, loaded, note) for result in results]
+
+
+def no_face_message(background: str | BackgroundFn | None, scale: float) -> str:
+    """What a whole-photo restore returns when it finds no face, in words that fit the background choice."""
+    if scale == 1.0:
+        return "no face found: the photo is returned unchanged"
+    how = "a custom upsampler" if callable(background) else f"the background upsampler '{background}'"
+    return f"no face found: the photo is returned upscaled x{scale:g} by {how}, with no face restored"
+
+
+def background_upsampler(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> BackgroundFn | None:
+    """'none' -> None (keep the original size); 'lanczos'/'bicubic'; or any SR model name."""
+    if choice is None or callable(choice):
+        return choice
+    if choice == "none":
+        return None
+    spec = get_spec(choice)
+    if spec.family == "baseline":
+        return lambda rgb, s: images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], s), choice)
+    if spec.family != "sr":
+        raise ValueError(f"'{choice}' cannot upsample a background; use 'none', 'lanczos' or an SR model")
+    upsampler = SRRestorer(spec, device, precision)
+    return lambda rgb, s: upsampler.upscale(rgb, s)
+
+
+_FAMILIES: dict[str, type[Restorer]] = {"baseline": ResizeRestorer, "sr": SRRestorer, "face": FaceRestorer}
+
+
+def make_restorer(spec: ModelSpec | str, device: str | torch.device | None = None, precision: str | None = None) -> Restorer:
+    """A restorer for ``spec`` (weights load lazily, on first use, into the shared network cache)."""
+    spec = get_spec(spec) if isinstance(spec, str) else spec
+    if spec.family not in _FAMILIES:
+        raise ValueError(f"{spec.name} is a {spec.family}, not a restorer")
+    resolved = pick_device(device)
+    keep_freed_memory()  # once per process: no page-fault storm on every call (see runtime.py)
+    return _FAMILIES[spec.family](spec, resolved, resolve_precision(resolved, precision))
