@@ -25,7 +25,7 @@ EXAMPLE_CLIP = "portraits_pan.mp4"
 FACES_PER_FRAME = 2  # what a cost estimate assumes per frame (the frames are not decoded before the run)
 UPDATE_EVERY_S = 0.5  # how often the page's status line is refreshed while frames are restored
 SOUND = {"copied": "sound copied", "aac": "sound re-encoded to AAC", "none": "the clip has no sound",
-         "dropped": "sound left out"}
+         "dropped": "sound left out", "failed": "sound could not be kept (see the note)"}
 
 
 def _number(name: str, value, default=None, lo: float | None = None, hi: float | None = None, integer: bool = False):

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..media import images
+from ..media.atomic import write_text
+from .outputs import OutputNames
 from ..models.hub import WeightsError
 from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, get_spec, specs
 
@@ -76,17 +78,34 @@ def _fidelities(values: list[float] | None) -> list[float] | None:
         return None
 
 
-def _save_restored(args: argparse.Namespace, path: Path, out_dir: Path, stem: str, result) -> None:
+def _claim(names: OutputNames, path: Path) -> Path:
+    """A free output path for ``path`` (see cli/outputs.py); a changed name is said on stderr."""
+    seen = len(names.notes)
+    free = names.claim(path)
+    for note in names.notes[seen:]:
+        _note(note)
+    return free
+
+
+def _note(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"note: {line}", file=sys.stderr)
+
+
+def _save_restored(args: argparse.Namespace, path: Path, out_dir: Path, stem: str, result,
+                   names: OutputNames) -> None:
     """Write one restored image (and its face crops with --save-faces) and report it."""
-    images.save_png(out_dir / f"{stem}.png", result.image, result.alpha, result.grayscale)
+    target = images.save_png(_claim(names, out_dir / f"{stem}.png"), result.image, result.alpha, result.grayscale)
+    faces = []
     if args.save_faces:
         for i, (before, after) in enumerate(zip(result.crops_before, result.crops_after)):
-            images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_before.png", before)
-            images.save_png(out_dir / "faces" / f"{stem}_face{i:02d}_after.png", after)
+            faces.append(images.save_png(_claim(names, out_dir / "faces" / f"{stem}_face{i:02d}_before.png"), before))
+            faces.append(images.save_png(_claim(names, out_dir / "faces" / f"{stem}_face{i:02d}_after.png"), after))
     for warning in result.warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
-    _done(f"{path} -> {out_dir / (stem + '.png')} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
-    if args.save_faces and result.crops_after:
+    _done(f"{path} -> {target} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
+    if faces:
         _done(f"{path} -> {out_dir / 'faces'}/{stem}_face*_before.png, _after.png "
               f"({len(result.crops_after)} face(s))")
 
@@ -104,13 +123,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         spec = checkpoint_spec(args.weights)  # CheckpointError (a ValueError): one line from main()
         print(f"{Path(args.weights).name}: {spec.description}", file=sys.stderr)
         restorers_.append(make_restorer(spec, args.device, args.precision))
+    # Every input is known before anything is written, so no output can replace an input not yet read.
+    names = OutputNames(iter_inputs(args.inputs), overwrite=args.overwrite)
     status = 0
     for restorer in restorers_:  # a built-in model and your checkpoint run one after the other, same options
-        status = max(status, _restore_with(args, restorer))
+        status = max(status, _restore_with(args, restorer, names))
     return status
 
 
-def _restore_with(args: argparse.Namespace, restorer) -> int:
+def _restore_with(args: argparse.Namespace, restorer, names: OutputNames) -> int:
     if restorer.spec.family == "face" and args.mode == "whole" and args.bg_upsampler != "none":
         sr = [s.name for s in specs("baseline", "sr")]
         if args.bg_upsampler not in sr:
@@ -142,7 +163,7 @@ def _restore_with(args: argparse.Namespace, restorer) -> int:
                 [restorer.restore(path, **options, fidelity=fidelities[0])]
             for w, result in zip(fidelities, results):
                 stem = f"{unique}_{restorer.name}" + (f"_w{w:g}" if sweep else "")
-                _save_restored(args, path, out_dir, stem, result)
+                _save_restored(args, path, out_dir, stem, result, names)
         except WeightsError as exc:
             # Missing weights fail every input the same way: the full message once, then one line per input.
             # The file may belong to the detector or the background upsampler rather than to --model.
@@ -218,13 +239,13 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     spec = parse_degradation(args.degradation)
     check_int("seed", args.seed, 0, 2**63 - 1)
     inputs = iter_inputs(args.inputs)
+    names = OutputNames(inputs, overwrite=args.overwrite)  # see cmd_restore: no input is replaced
     tag = _short(str(spec).replace(":", "").replace("+", "_"), 60)
     failures = 0
     for path, stem in _progress(list(zip(inputs, unique_stems(p.name for p in inputs))), str(spec)):
         try:
             out = spec.apply(images.load_image(path).rgb, args.seed)
-            target = Path(args.out) / f"{_short(stem, 120)}_{tag}.png"
-            images.save_png(target, out)
+            target = images.save_png(_claim(names, Path(args.out) / f"{_short(stem, 120)}_{tag}.png"), out)
             _done(f"{path} -> {target} ({out.shape[1]}x{out.shape[0]})")  # as restore does: where it went
         except (images.ImageError, ValueError, OSError) as exc:  # one bad file never loses the rest
             _fail(path, exc)
@@ -266,7 +287,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{len(truths)} image(s), degradation {result.degradation}, seed {result.seed}\n")
     print(result.markdown())
     if args.csv:
-        Path(args.csv).write_text(result.csv())
+        write_text(args.csv, result.csv())
         print(f"\nper-image scores: {args.csv}")
     for note in result.skipped:
         print(f"warning: {note}", file=sys.stderr)
@@ -365,7 +386,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {args.input}: {warning}", file=sys.stderr)
     sound = {"copied": "sound copied", "aac": "sound re-encoded to AAC", "none": "no sound in the clip",
-             "dropped": "sound left out"}[result.audio]
+             "dropped": "sound left out", "failed": "sound could not be kept (see the warning)"}[result.audio]
     print(f"{result.path}: {result.frames} frames, {result.size[0]}x{result.size[1]}, {result.fps:g} fps, "
           f"{result.duration:.2f} s, {sound}; {result.seconds:.1f} s ({result.frames / result.seconds:.2f} fps)")
     if result.side_by_side:
@@ -409,6 +430,12 @@ def _add_video_parser(sub) -> None:
     _add_fidelity_option(video)
     _add_runtime_options(video)
     video.set_defaults(func=cmd_video)
+
+
+def _add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing files of the same name (default: write NAME-2.png beside them); "
+                             "an input is never replaced")
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
@@ -455,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="CodeFormer's fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; "
                               "default 0.5); several values write one file per w (NAME_codeformer_w0.5.png)")
     restore.add_argument("--save-faces", action="store_true", help="also save each face crop before and after")
+    _add_overwrite_option(restore)
     restore.add_argument("--verbose", "-v", action="store_true", help="(kept for compatibility: every output is printed)")
     _add_runtime_options(restore)
     restore.set_defaults(func=cmd_restore)
@@ -472,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "chain with '+', e.g. downscale:2+jpeg:40")
     degrade.add_argument("--seed", type=int, default=0)
     degrade.add_argument("--out", "-o", default="outputs")
+    _add_overwrite_option(degrade)
     degrade.set_defaults(func=cmd_degrade)
 
     evaluate = sub.add_parser("evaluate", help="degrade ground truths, restore, and score every model")
@@ -535,6 +564,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {message[:500]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # Files appear only when complete (media/atomic.py): what is on disk now is whole.
+        print("interrupted: the outputs listed above are complete; the one in progress was not written",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `restorers models | head`: the reader left; no traceback
         import os

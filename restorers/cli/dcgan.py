@@ -69,6 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..media.atomic import write_text
     from ..media.video_io import write_gif
     from ..dcgan.model import loss_chart, losses_csv, save_checkpoint
     from ..dcgan.data import load_hub_dataset, load_images
@@ -125,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("error: training ended without a model", file=sys.stderr)
         return 1
     checkpoint = save_checkpoint(out / "dcgan.pt", done.model)
-    (out / "losses.csv").write_text(losses_csv(done.rows))
+    write_text(out / "losses.csv", losses_csv(done.rows))
     images.save_png(out / "losses.png", loss_chart(done.rows))
     if grids:
         write_gif(grids, out / "samples.gif", fps=2)

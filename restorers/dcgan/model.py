@@ -75,10 +75,12 @@ def checkpoint_dict(generator: DCGANGenerator, discriminator: DCGANDiscriminator
 
 
 def save_checkpoint(path: str | Path, model: DCGANModel) -> Path:
+    from ..media.atomic import atomic_output  # written whole or not at all
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint_dict(model.generator, model.discriminator, model.config, model.fixed_noise, model.history),
-               path)
+    with atomic_output(path) as partial:
+        torch.save(checkpoint_dict(model.generator, model.discriminator, model.config, model.fixed_noise,
+                                   model.history), partial)
     return path
 
 

@@ -231,10 +231,14 @@ PNG_LEVEL_FAST = 1  # for files written per request and shown at once: ~3-5x fas
 
 def save_png(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False,
              compress_level: int = PNG_LEVEL_SMALL) -> Path:
-    """Write a lossless PNG; ``compress_level`` (0-9) trades bytes for time, never pixels."""
+    """Write a lossless PNG; ``compress_level`` (0-9) trades bytes for time, never pixels. The file appears
+    complete or not at all (written under a temporary name, then renamed: media/atomic.py)."""
+    from .atomic import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(rgb, alpha, grayscale).save(path, format="PNG", compress_level=compress_level)
+    picture = to_pil(rgb, alpha, grayscale)
+    with atomic_output(path) as partial:
+        picture.save(partial, format="PNG", compress_level=compress_level)
     return path
 
 

@@ -17,10 +17,8 @@ What ffmpeg does for us, and what we do ourselves:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from ..guards.limits import MAX_FPS, MIN_FPS
+from .atomic import atomic_output, partial_path, publish
 from ..guards.validate import check_number
 
 # GIF delays are stored in centiseconds, and most browsers replace delays under 20 ms by 100 ms.
@@ -242,8 +241,12 @@ def read_frames(info: VideoInfo, start: float | None = None, end: float | None =
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    """The first line of an error from ffmpeg or imageio-ffmpeg, without ffmpeg's internal addresses."""
+    for raw in str(exc).splitlines():
+        line = _POINTER.sub("", _FFMPEG_PREFIX.sub("", raw)).strip()
+        if line:
+            return line if len(line) <= 200 else line[:197] + "..."
+    return type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +357,7 @@ def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float, qualit
     frames = _check_frames(frames)
     fps = float(check_number("fps", fps, MIN_FPS, MAX_FPS))  # NaN / Infinity included
     crf = int((1 - quality / 10.0) * 51)  # imageio-ffmpeg's own mapping of its quality scale
-    with VideoWriter(path, fps, crf=crf, preset="medium") as writer:
+    with atomic_output(path) as partial, VideoWriter(partial, fps, crf=crf, preset="medium") as writer:
         for frame in frames:
             writer.write(frame)
     return Path(path)
@@ -389,7 +392,8 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float, loop: 
     if loop:
         options["loop"] = 0  # 0 = forever
     path = Path(path)
-    palettised[0].save(path, format="GIF", **options)
+    with atomic_output(path) as partial:
+        palettised[0].save(partial, format="GIF", **options)
     return path
 
 
@@ -397,13 +401,45 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float, loop: 
 # Sound
 # ---------------------------------------------------------------------------------------------
 
+class AudioMuxError(MediaError):
+    """The sound of a clip cannot be put into the output (``reason`` says why, in ffmpeg's words without
+    its internal addresses). The picture-only video given to `mux_audio` is left in place."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# ffmpeg prefixes its log lines with the component and its address, "[aac @ 0x5613e2c0]": internal
+# pointers mean nothing to a user (and tell a visitor about the server's memory layout).
+_FFMPEG_PREFIX = re.compile(r"\[[^\[\]]*\]\s*")
+_POINTER = re.compile(r"\s*@?\s*0x[0-9a-fA-F]{4,}")
+# The line that says what went wrong, rather than the consequences printed after it.
+_CAUSE = re.compile(r"unsupported|not supported|invalid|incorrect|could not|cannot|unknown|error", re.IGNORECASE)
+
+
+def ffmpeg_reason(stderr: str, limit: int = 200) -> str:
+    """The most telling line of ffmpeg's error output, without component prefixes or pointers."""
+    lines = []
+    for raw in stderr.splitlines():
+        line = _POINTER.sub("", _FFMPEG_PREFIX.sub("", raw)).strip()
+        if line and line not in lines:
+            lines.append(line)
+    if not lines:
+        return "no message from ffmpeg"
+    line = next((text for text in lines if _CAUSE.search(text)), lines[-1])
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def mux_audio(video: str | Path, source: VideoInfo, out: str | Path, start: float | None = None,
               duration: float | None = None) -> str:
     """Write `out`: the picture of `video` with the sound of `source` (from `start`, `duration` long).
 
     The picture is copied; the sound is copied when `out`'s container can hold its codec, else
     re-encoded to AAC. Returns what happened to the sound: 'copied', 'aac' (re-encoded) or 'none'
-    (the source has none: `video` is moved to `out` unchanged).
+    (the source has none: `video` is moved to `out` unchanged). When the sound cannot be added at all
+    (e.g. 16 channels at 384 kHz, which AAC cannot take), AudioMuxError is raised and `video` is left
+    where it is, so the caller can keep the picture.
     """
     video, out = Path(video), Path(out)
     if not source.has_audio:
@@ -414,8 +450,7 @@ def mux_audio(video: str | Path, source: VideoInfo, out: str | Path, start: floa
     seek = ["-ss", f"{start:.6f}"] if start else []
     length = ["-t", f"{duration:.6f}"] if duration is not None else []
     # Output into a temporary name beside `out`, so a failed mux never leaves half a file there.
-    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=suffix, delete=False) as handle:
-        partial = Path(handle.name)
+    partial = partial_path(out)
 
     def run(audio_codec: list[str]) -> subprocess.CompletedProcess:
         command = [ffmpeg_exe(), "-y", "-v", "error", "-i", str(video), *seek, *length, "-i", source.path,
@@ -424,27 +459,22 @@ def mux_audio(video: str | Path, source: VideoInfo, out: str | Path, start: floa
             command += ["-movflags", "+faststart"]
         return subprocess.run([*command, str(partial)], capture_output=True, text=True, errors="replace")
 
-    proc = run(["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", AAC_BITRATE])
-    if proc.returncode != 0 and copy:
-        # A stream that claims a copyable codec but does not fit the container: re-encode after all.
-        copy = False
-        proc = run(["-c:a", "aac", "-b:a", AAC_BITRATE])
+    try:
+        proc = run(["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", AAC_BITRATE])
+        if proc.returncode != 0 and copy:
+            # A stream that claims a copyable codec but does not fit the container: re-encode after all.
+            copy = False
+            proc = run(["-c:a", "aac", "-b:a", AAC_BITRATE])
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     if proc.returncode != 0:
         partial.unlink(missing_ok=True)
-        tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MediaError(f"could not add the sound of {Path(source.path).name} to the video ({tail})")
+        reason = ffmpeg_reason(proc.stderr)
+        raise AudioMuxError(f"could not add the sound of {Path(source.path).name} to the video ({reason})", reason)
     publish(partial, out)
     video.unlink(missing_ok=True)
     return "copied" if copy else "aac"
-
-
-def publish(made: Path, final: Path) -> None:
-    """Move a finished temporary file to its final name, readable like any file the user creates
-    (temporary files are made private)."""
-    made.replace(final)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(final, 0o666 & ~umask)
 
 
 def has_audio_stream(path: str | Path) -> str | None:

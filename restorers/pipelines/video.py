@@ -38,7 +38,8 @@ class VideoResult:
     frames: int
     fps: float
     size: tuple[int, int]  # (width, height) of the restored frames
-    audio: str  # 'copied', 'aac' (re-encoded), 'none' (the clip has none) or 'dropped' (asked to)
+    audio: str  # 'copied', 'aac' (re-encoded), 'none' (the clip has none), 'dropped' (asked to) or 'failed'
+    # (the sound could not be put in the output container: the video is kept without it, see warnings)
     seconds: float
     model: str
     source: media.VideoInfo
@@ -232,13 +233,18 @@ def process_video(
         if audio and info.has_audio:
             yield VideoProgress("audio", frames, frames, time.perf_counter() - started, fps,
                                 f"adding the sound ({info.audio_codec})")
+        sound_lost = None
         for made, final in ((video_tmp, out), (sbs_tmp, sbs_path)):
             if made is None or final is None:
                 continue
-            if audio:
-                sound = media.mux_audio(made, info, final, start_s or None, duration)
-            else:
-                media.publish(made, final)
+            if audio and sound_lost is None:
+                try:
+                    sound = media.mux_audio(made, info, final, start_s or None, duration)
+                    continue
+                except media.AudioMuxError as exc:
+                    # Every restored frame is kept: the video goes out without its sound, and the note says why.
+                    sound, sound_lost = "failed", exc.reason
+            media.publish(made, final)
         finished = True
     finally:
         if not finished:  # an error or a cancelled request: stop ffmpeg, leave no partial files behind
@@ -251,6 +257,9 @@ def process_video(
 
     if is_face and detections == 0:
         warnings.append("no face found in any frame: the frames were only upscaled")
+    if sound == "failed":
+        warnings.append(f"the sound ({info.audio_codec}) could not be added to {out.suffix} ({sound_lost}): "
+                        "the restored video has no sound")
     if sound == "aac":
         warnings.append(f"the sound ({info.audio_codec}) cannot be copied into {out.suffix}: re-encoded to AAC")
     labels = [f"#{i} in" for i in strip_labels] + [f"#{i} out" for i in strip_labels]
