@@ -74,6 +74,13 @@ def model_choices(*families: str) -> list[tuple[str, str]]:
 PICKER_FAMILIES = ("baseline", "sr", "face")
 
 
+def background_choices(*leave_out: str) -> list[tuple[str, str]]:
+    """Background upsamplers for whole-photo face restoration: Lanczos, none (keep the size) and every registered
+    SR model, so a model added to the registry is offered here without touching the tabs."""
+    learned = [(spec.title, spec.name) for spec in specs("sr") if spec.name not in leave_out]
+    return [("Lanczos", "lanczos"), ("None (keep size)", "none"), *learned]
+
+
 # Always runnable (no weights): what a single-model picker falls back to when its model cannot run.
 FALLBACK_MODEL = "lanczos"
 

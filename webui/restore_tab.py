@@ -9,8 +9,8 @@ from restorers.models import DEFAULT_THRESHOLD
 from restorers.pipelines import check_restore_options
 
 from . import costs
-from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, plain_message, request_dir,
-                     runnable, save_result_png, status_html)
+from .common import (USER_ERRORS, ImageInput, background_choices, example, load_input, model_choices, plain_message,
+                     request_dir, runnable, save_result_png, status_html)
 from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
 
@@ -18,8 +18,6 @@ from .jobs import job, ui
 # default never fails. The slider shows the input's nearest-neighbour enlargement against the first
 # result, so even the Lanczos baseline differs visibly (smooth vs blocky), and a model's additions show.
 PREFERRED_MODELS = ["lanczos", "realesr-general-x4v3"]
-BG_CHOICES = [("Lanczos", "lanczos"), ("None (keep size)", "none"), ("Real-ESRGAN x2plus", "realesrgan-x2plus"),
-              ("Real-ESRGAN x4plus", "realesrgan-x4plus"), ("Real-ESRGAN general-x4v3", "realesr-general-x4v3")]
 
 
 @job(costs.restore)
@@ -211,7 +209,7 @@ def build_restore_tab() -> dict:
             with gr.Accordion("Face options (GPEN / GFPGAN / CodeFormer)", open=False):
                 mode = gr.Radio([("Whole photo: detect, align, paste back", "whole"), ("Aligned face crop", "aligned")],
                                 value="whole", label="Input mode")
-                background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")
+                background = gr.Dropdown(background_choices(), value="lanczos", label="Background upsampler")
                 only_center = gr.Checkbox(False, label="Only the centre face")
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
                 threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")

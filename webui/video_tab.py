@@ -14,13 +14,14 @@ from restorers.guards import check_number
 from restorers.pipelines import process_video
 
 from . import costs
-from .common import example, model_choices, plain_message, request_dir, runnable, save_result_png, status_html
+from .common import (background_choices, example, model_choices, plain_message, request_dir, runnable, save_result_png,
+                     status_html)
 from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
 from .jobs import job
 
 VIDEO_TYPES = list(media.VIDEO_SUFFIXES)
-BG_CHOICES = [("Lanczos", "lanczos"), ("None (keep size)", "none"), ("Real-ESRGAN x2plus", "realesrgan-x2plus"),
-              ("Real-ESRGAN general-x4v3", "realesr-general-x4v3")]
+# Every registered SR model but x4plus, the slowest (budget.SR_S_PER_MP): its background would cost every frame.
+BACKGROUNDS_LEFT_OUT = ("realesrgan-x4plus",)
 EXAMPLE_CLIP = "portraits_pan.mp4"
 FACES_PER_FRAME = 2  # what a cost estimate assumes per frame (the frames are not decoded before the run)
 UPDATE_EVERY_S = 0.5  # how often the page's status line is refreshed while frames are restored
@@ -200,7 +201,8 @@ def build_video_tab() -> dict:
             with gr.Accordion("Face options (GPEN / GFPGAN / CodeFormer)", open=False):
                 smooth = gr.Checkbox(True, label="Steady faces: track faces and smooth their landmarks over time",
                                      elem_id="video-smooth")
-                background = gr.Dropdown(BG_CHOICES, value="lanczos", label="Background upsampler")
+                background = gr.Dropdown(background_choices(*BACKGROUNDS_LEFT_OUT), value="lanczos",
+                                         label="Background upsampler")
                 only_center = gr.Checkbox(False, label="Only the centre face")
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
                 threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")
