@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 # Names whose modules import torch load on first access (PEP 562), so `import restorers`, the CLI's
 # --help and the registry stay fast; `restorers.Restorer` and `from restorers import Restorer` still work.
-_LAZY = {"RestoreResult": "restorer", "Restorer": "restorer", "make_restorer": "restorer",
-         "MediaError": "media", "VideoProgress": "video", "VideoResult": "video", "process_video": "video",
-         "restore_video": "video"}
+_LAZY = {"RestoreResult": "pipelines.restorer", "Restorer": "pipelines.restorer", "make_restorer": "pipelines.restorer",
+         "MediaError": "media.video_io", "VideoProgress": "pipelines.video", "VideoResult": "pipelines.video",
+         "process_video": "pipelines.video", "restore_video": "pipelines.video"}
 
 
 def __getattr__(name: str):

@@ -25,7 +25,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     site = tmp_path / "site"
     subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(site), str(wheels[0])],
                    check=True, timeout=300, cwd=tmp_path)
-    assert (site / "restorers" / "archs" / "rrdbnet.py").is_file()
+    assert (site / "restorers" / "models" / "archs" / "rrdbnet.py").is_file()
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

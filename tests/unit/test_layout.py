@@ -188,3 +188,10 @@ def test_importing_the_engine_does_not_import_torch():
     code = "import sys, restorers, restorers.models, restorers.guards, restorers.media; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_public_api_resolves_without_touching_an_old_path():
+    code = ("import warnings; warnings.simplefilter('error', DeprecationWarning); import restorers; "
+            "[getattr(restorers, name) for name in restorers.__all__]; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
