@@ -34,7 +34,7 @@ def request_dir(prefix: str) -> Path:
 
 def save_result_png(folder: Path, stem: str, rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> str:
     """A per-request PNG at zlib level 1: PNG is lossless, so the page and the download get the same pixels,
-    and writing at level 1 instead of 6 made Restore several times faster (numbers in the README)."""
+    and writing at level 1 instead of 6 made Restore several times faster (numbers in docs/benchmarks.md)."""
     return str(images.save_png(folder / f"{stem}.png", rgb, alpha, grayscale, compress_level=images.PNG_LEVEL_FAST))
 
 

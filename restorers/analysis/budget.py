@@ -1,7 +1,7 @@
 """What a request will cost, estimated from its inputs before anything runs.
 
 Pure functions: sizes, model names, counts in; an ``Estimate`` (seconds, with the parts that make it up)
-out. The constants are seconds on the machine the README benchmarks were measured on (2 shared cores,
+out. The constants are seconds on the machine the benchmarks in docs/benchmarks.md were measured on (2 shared cores,
 AVX512-BF16, the fast path), i.e. a free 2-vCPU Hugging Face Space; ``device_factor`` scales them to
 another device (about 3x slower on a CPU without bf16, ``RESTORERS_GPU_FACTOR`` on CUDA). The app refuses
 a request whose estimate passes ``RESTORERS_REQUEST_BUDGET_S`` (``check``), and ZeroGPU asks for a GPU
@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Sequence
 from ..guards import limits
 
 # --- constants (seconds on the 2-core benchmark CPU, fast path) -------------------------------------------
-# Super-resolution networks: seconds per INPUT megapixel. realesrgan-x4plus: the README's 2048x2048 run
+# Super-resolution networks: seconds per INPUT megapixel. realesrgan-x4plus: the 2048x2048 run
 # through the engine (81 tiles of 256, about 15 min: 215 s/MP; 512x512 tiled gave 158 s/MP); the others
 # are their 512 px (general-x4v3) or 256 px (x2plus) benchmark rates with the same tiling overhead (x1.35).
 SR_S_PER_MP = {"realesrgan-x4plus": 215.0, "realesrgan-x2plus": 50.0, "realesr-general-x4v3": 13.0}
@@ -32,7 +32,7 @@ FACE_DEFAULT_S = 2.0
 DETECT_S = 0.1  # RetinaFace on one photo (runs on a copy at most 1600 px long)
 RESIZE_S_PER_MP = 0.05  # Pillow Lanczos/bicubic, per OUTPUT megapixel
 MODEL_LOAD_S = 2.0  # reading and verifying a checkpoint the first time (per model and request, pessimistic)
-# Metrics: seconds per megapixel of one comparison (README metrics table, 1024x1024).
+# Metrics: seconds per megapixel of one comparison (docs/benchmarks.md, metrics table, 1024x1024).
 METRIC_S_PER_MP = {"psnr": 0.011, "ssim": 0.124, "ms_ssim": 0.29, "uqi_sewar": 0.334, "uqi": 0.114, "vifp": 1.08}
 METRIC_DEFAULT_S_PER_MP = 1.0
 # Degradation steps: seconds per INPUT megapixel (measured at 1024x1024 on the same machine).

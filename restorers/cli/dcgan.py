@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="one-sided label smoothing (real = 0.9) and decaying instance noise")
     train.add_argument("--precision", choices=["fp32", "channels_last", "bf16"], default=D.precision,
                        help="channels_last = fp32 in channels_last layout; bf16 = channels_last + bfloat16 autocast "
-                            "(slower for training on CPU: see the README)")
+                            "(slower for training on CPU: see docs/dcgan.md)")
     train.add_argument("--max-images", type=int, default=None, help="use at most this many images")
     train.add_argument("--device", default=None)
     train.add_argument("--out", "-o", default="dcgan-run", help="run folder (created)")

@@ -29,7 +29,7 @@ class TrainConfig:
     samples: int = 64  # fixed-noise samples drawn after every epoch
     # 'channels_last' (the default): fp32 in channels_last memory format, 1.15-1.5x faster than plain 'fp32'
     # on the 2-core CPU; 'bf16': channels_last + bfloat16 autocast, which trains these (transposed)
-    # convolutions about 1.7x SLOWER there (benchmarks/bench_dcgan.py; numbers in the README).
+    # convolutions about 1.7x SLOWER there (benchmarks/bench_dcgan.py; numbers in docs/benchmarks.md).
     precision: str = "channels_last"
     device: str | None = None
 
@@ -55,7 +55,7 @@ class TrainConfig:
 STUDY_DEFAULTS = TrainConfig()
 # The tab's first demo (the 32 bundled example crops): at the study's batch 256 an epoch of 32 images is one
 # iteration, so 20 epochs are 20 steps and the samples stay noise. Batch 8, 50 epochs and lr 0.001 give 200
-# steps that turn noise into face-coloured blobs in under a minute on 2 cores (measured; see the README).
+# steps that turn noise into face-coloured blobs in under a minute on 2 cores (measured; see docs/dcgan.md).
 EXAMPLE_DEFAULTS = TrainConfig(batch_size=8, epochs=50, lr_g=0.001, lr_d=0.001)
 SMALL_DATA_ITERATIONS = 4  # a batch larger than the data is cut so an epoch has about this many iterations
 

@@ -158,7 +158,7 @@ def check_video(seconds: float, frames: int, width: int, height: int, out_width:
                          f"${MAX_VIDEO_OUTPUT_PIXELS_ENV}.")
 
 
-# Uploads and files (hostile inputs: see README "Hostile inputs"). Sizes are checked before a byte
+# Uploads and files (hostile inputs: see docs/security.md). Sizes are checked before a byte
 # is decoded, so a bomb is refused at the cost of a stat() call.
 MAX_UPLOAD_MB_ENV = "RESTORERS_MAX_UPLOAD_MB"  # any one uploaded file; also gradio's max_file_size
 DEFAULT_MAX_UPLOAD_MB = 400  # NVIDIA's ffhq.pkl is 363 MB

@@ -20,7 +20,7 @@ import numpy as np
 
 from .face import Face
 
-# One-Euro defaults, tuned on the steadiness benchmark (a face moving on a known path; see README).
+# One-Euro defaults, tuned on the steadiness benchmark (a face moving on a known path; docs/benchmarks.md, Video).
 # Speeds are measured in face sizes (inter-ocular distances) per second, so the filter behaves the
 # same for a small and a large face.
 MIN_CUTOFF_HZ = 1.0
@@ -58,7 +58,7 @@ class OneEuroFilter:
 
     A first-order low-pass trails a steady motion by v (1 - a) / a dt; with `predict` the output is moved
     ahead along the filtered velocity by that much, so a face moving at constant speed is followed
-    without lag while its jitter is still smoothed (the steadiness benchmark in the README measures both).
+    without lag while its jitter is still smoothed (the steadiness benchmark in docs/benchmarks.md measures both).
     """
 
     def __init__(self, dt: float, min_cutoff: float = MIN_CUTOFF_HZ, beta: float = BETA,
