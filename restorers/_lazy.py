@@ -16,6 +16,11 @@ def lazy_exports(package: str, path: list[str], exports: dict[str, str],
     the package's own submodules are never answered from there, so `from pkg import submodule` is exact."""
     submodules = {name.removesuffix(".py") for folder in path for name in os.listdir(folder)
                   if name.endswith(".py") or os.path.isdir(os.path.join(folder, name))}
+    # A submodule becomes an attribute of its package once imported, and then hides an export of the same
+    # name (`from pkg import evaluate` would give the module or the function depending on import order).
+    clashes = sorted(set(exports) & submodules)
+    if clashes:
+        raise ImportError(f"{package} exports names of its own submodules: {clashes}")
 
     def __getattr__(name: str) -> Any:
         module = exports.get(name)

@@ -9,7 +9,8 @@ import pandas as pd
 
 from restorers.media import images
 from restorers.analysis import parse_degradation
-from restorers.analysis import DEFAULT_METRICS, evaluate
+from restorers.analysis import DEFAULT_METRICS
+from restorers.analysis import evaluate as evaluation  # the module: its function has its name
 from restorers.analysis import METRICS
 from restorers.media import read_batch, unique_labels
 from restorers.guards import check_int
@@ -110,7 +111,7 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     metrics = metrics or list(DEFAULT_METRICS)
     weights = parse_fidelities(fidelity)
     try:
-        result = evaluate(truths, spec, models or [], seed=seed, metrics=metrics, face_mode=face_mode,
+        result = evaluation.evaluate(truths, spec, models or [], seed=seed, metrics=metrics, face_mode=face_mode,
                           keep_outputs=True, progress=lambda f, d: progress(f, desc=d), fidelities=weights)
     except USER_ERRORS as exc:
         raise gr.Error(str(exc)) from exc

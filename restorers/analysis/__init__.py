@@ -11,7 +11,7 @@ gradio.
 from .._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
-    "parse_degradation": "degrade", "METRICS": "metrics", "DEFAULT_METRICS": "evaluate", "evaluate": "evaluate",
+    "parse_degradation": "degrade", "METRICS": "metrics", "DEFAULT_METRICS": "evaluate",
     "MAX_RUNS": "loop", "run_loop": "loop",
     "path_length": "animate", "timeline_frames": "animate", "frame_strip": "animate",
     "MAX_FRAMES": "generate", "parse_seeds": "generate", "check_walk": "generate", "latent_walk": "generate",

@@ -195,3 +195,19 @@ def test_the_public_api_resolves_without_touching_an_old_path():
             "[getattr(restorers, name) for name in restorers.__all__]; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_what_the_app_imports_from_a_package_is_what_it_expects_after_every_module_loaded():
+    """Once a submodule is imported it is an attribute of its package: an export of the same name would then
+    change meaning with import order. Import everything first, then check each name the app takes."""
+    for path in ENGINE.rglob("*.py"):
+        if path.name != "__main__.py":
+            importlib.import_module(module_name(path))
+    for path in [REPO / "app.py", *sorted((REPO / "webui").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("restorers."):
+                package = importlib.import_module(node.module)
+                for alias in node.names:
+                    value = getattr(package, alias.name)
+                    is_submodule = (ENGINE.parent / node.module.replace(".", "/") / f"{alias.name}.py").exists()
+                    assert is_submodule == (type(value).__name__ == "module"), f"{path.name}: {node.module}.{alias.name}"
