@@ -10,7 +10,7 @@ from typing import Any, Callable, Literal
 
 from .hub import WeightsFile, probe_hub_in_background
 
-Family = Literal["baseline", "sr", "face", "generator", "detector"]
+Family = Literal["baseline", "sr", "face", "generator", "detector", "parser"]
 # How face models take their input (here, not in restorer.py, so the CLI can offer it without importing torch).
 FACE_MODES = ("whole", "aligned")
 # Face detection score threshold: facexlib's default. At 0.9, parts of a very large face (an eye, a cheek)
@@ -89,6 +89,12 @@ def _retinaface(**config: Any) -> Any:
     from .archs.retinaface import RetinaFace
 
     return RetinaFace(**config)
+
+
+def _parsenet(**config: Any) -> Any:
+    from .archs.parsenet import ParseNet
+
+    return ParseNet(**config)
 
 
 _REALESRGAN_PAPER = "https://arxiv.org/abs/2107.10833"
@@ -213,6 +219,22 @@ RETINAFACE = ModelSpec(
     homepage="https://github.com/xinntao/facexlib",
     description="Face detector with 5 landmarks, used to find and align faces in whole photos.",
 )
+# facexlib's face parser (release v0.2.2 file), beside the detector in the same Hub repo; a bare state_dict.
+PARSENET = ModelSpec(
+    name="parsenet", title="ParseNet face parsing", family="parser", build=_parsenet,
+    config=dict(in_size=512, out_size=512, parsing_ch=19),
+    weights=WeightsFile(
+        "fofr/comfyui", "facedetection/parsing_parsenet.pth",
+        "3d558d8d0e42c20224f13cf5a29c79eba2d59913419f945545d8cf7b72920de2", 85331193,
+    ),
+    state_keys=(), input_size=512, value_range=(-1.0, 1.0), licence="MIT",
+    homepage="https://github.com/xinntao/facexlib",
+    description="19-class face parser: its face region (not hair, hat, neck, cloth or background) is the "
+                "'parse' paste-back mask of whole-photo face restoration.",
+)
+# How restored faces are blended back into a whole photo (here so the CLI can offer it without torch):
+# 'parse' = the face region ParseNet finds, 'square' = the whole aligned crop with soft edges.
+MASK_CHOICES = ("parse", "square")
 
 MODELS: tuple[ModelSpec, ...] = (
     BICUBIC,
@@ -227,6 +249,7 @@ MODELS: tuple[ModelSpec, ...] = (
     CODEFORMER,
     STYLEGAN2_ADA_FFHQ,
     RETINAFACE,
+    PARSENET,
 )
 
 

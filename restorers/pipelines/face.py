@@ -60,6 +60,7 @@ _PREFILTER_BELOW = 0.5
 _OVERSAMPLE = 1.5
 
 RestoreCrops = Callable[[np.ndarray], np.ndarray]
+MaskFn = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +108,8 @@ class FaceRestoreResult:
     crops_before: list[np.ndarray] = field(default_factory=list)  # aligned crops sent to the restorer
     crops_after: list[np.ndarray] = field(default_factory=list)  # what the restorer returned
     skipped: int = 0  # faces found but not restored (past the max_faces cap: the smallest ones)
+    # The paste-back weights of each face, over its restored crop (the square mask's unless a mask_fn gave one).
+    masks: list[np.ndarray] = field(default_factory=list)
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -369,7 +372,7 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFa
 
 
 @functools.lru_cache(maxsize=8)
-def _soft_mask(height: int, width: int) -> torch.Tensor:
+def square_weights(height: int, width: int) -> torch.Tensor:
     """Blending weight over a crop: 1 in the middle, a Gaussian-smoothed edge at 1/16 of the side.
 
     This is facexlib's eroded + Gaussian-blurred mask computed in crop space, in closed form: a box
@@ -393,16 +396,21 @@ def crop_to_background(affine: np.ndarray, scale: float) -> np.ndarray:
 
 
 def paste_faces(background: np.ndarray, faces: Sequence[tuple[np.ndarray, np.ndarray]],
-                scale: float = 1.0) -> np.ndarray:
+                scale: float = 1.0, masks: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
     """Blend restored crops into a copy of `background`, later faces over earlier ones.
 
     faces: (restored crop uint8 SxSx3, affine 2x3 from ORIGINAL image coords to that crop's coords).
-    scale: background size / original size. Pixels outside every face's soft mask are left untouched.
+    scale: background size / original size. masks: optional per-face SxS weights in [0, 1] over the crop
+    (the 'parse' mask), warped back with the same inverse affine as the face; None uses the square mask.
+    Pixels outside every face's mask are left untouched.
     """
     _check_rgb(background, "background")
+    if masks is not None and len(masks) != len(faces):
+        raise ValueError(f"{len(masks)} masks for {len(faces)} faces")
     out = background.copy()
     bg_h, bg_w = out.shape[:2]
-    for crop, affine in faces:
+    for index, (crop, affine) in enumerate(faces):
+        own = None if masks is None else masks[index]
         _check_rgb(crop, "restored crop")
         size_h, size_w = crop.shape[:2]
         to_bg = crop_to_background(affine, scale)
@@ -414,7 +422,14 @@ def paste_faces(background: np.ndarray, faces: Sequence[tuple[np.ndarray, np.nda
         y1 = int(np.clip(math.ceil(mapped[:, 1].max()) + 2, 0, bg_h))
         if x1 <= x0 or y1 <= y0:
             continue  # the face lies entirely outside the background
-        mask = _soft_mask(size_h, size_w)
+        mask = square_weights(size_h, size_w)
+        if own is not None:
+            # A face's own mask (the parse mask) is capped by the square one, as CodeFormer's helper does:
+            # the crop's border never shows, whatever the mask says there.
+            own = torch.as_tensor(np.asarray(own, dtype=np.float32))
+            if own.shape != (size_h, size_w):
+                raise ValueError(f"a face's mask must be {size_h}x{size_w} like its crop, got {tuple(own.shape)}")
+            mask = torch.minimum(mask, own.clamp(0, 1))
         rgba = torch.cat((_as_tensor(crop).float(), mask[..., None]), dim=-1)
         warped = warp_affine(rgba, to_bg, (y1 - y0, x1 - x0), out_origin=(x0, y0), padding_mode="zeros")
         weight = warped[3:4].clamp(0, 1)
@@ -448,6 +463,7 @@ def restore_faces(
     detector: FaceDetector | None = None,
     max_faces: int | None = None,
     faces: Sequence[Face] | None = None,
+    mask_fn: MaskFn | None = None,
 ) -> FaceRestoreResult:
     """Detect -> align every face -> ONE batched restore_crops call -> paste onto the background.
 
@@ -455,7 +471,8 @@ def restore_faces(
     differ from S, e.g. a model that also upscales). background: the whole image already upscaled by
     `scale` (e.g. by Real-ESRGAN); None means a plain bicubic upscale of `image`. faces: use these
     (e.g. tracked across video frames, with smoothed landmarks) instead of detecting; their landmarks
-    drive both the alignment and the paste-back.
+    drive both the alignment and the paste-back. mask_fn: (N, S', S', 3) restored faces -> (N, S', S')
+    paste-back weights in [0, 1] (face_mask.FaceParser.weights for the 'parse' mask); None: the square mask.
     """
     _check_rgb(image)
     if scale <= 0:
@@ -498,9 +515,17 @@ def restore_faces(
                          f"{restored.shape}")
     # A restorer that returns another size: rescale each affine to the returned crop's coords.
     resize = _resize_matrix(restored.shape[1] / face_size, restored.shape[2] / face_size)
+    masks = None
+    if mask_fn is not None:
+        masks = np.asarray(mask_fn(restored), dtype=np.float32)
+        if masks.shape != restored.shape[:3]:
+            raise ValueError(f"mask_fn must return {restored.shape[:3]} weights, got {masks.shape}")
     pasted = paste_faces(
         background,
         [(crop, (resize @ _to3x3(a.affine))[:2]) for crop, a in zip(restored, aligned)],
         scale,
+        None if masks is None else list(masks),
     )
-    return FaceRestoreResult(pasted, faces, [a.crop for a in aligned], list(restored), skipped)
+    square = square_weights(restored.shape[1], restored.shape[2]).numpy()
+    used = [square] * len(aligned) if masks is None else [np.minimum(square, m.clip(0, 1)) for m in masks]
+    return FaceRestoreResult(pasted, faces, [a.crop for a in aligned], list(restored), skipped, used)

@@ -136,3 +136,64 @@ def mask_preview(weights: np.ndarray) -> np.ndarray:
     grey = np.clip(np.round(np.asarray(weights, np.float32) * 255), 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 
+
+
+# ----------------------------------------------------------------------------------------------------
+# Choosing the mask and loading the parser
+
+
+# Weights states in which the parser runs without any download (see models.hub.check).
+READY_STATES = ("cached", "override")
+
+
+def parser_spec():
+    """The registry's face parser (looked up at call time, so tests can point it at a tiny network)."""
+    from ..models import registry
+
+    return registry.PARSENET
+
+
+def parser_ready() -> bool:
+    """Whether the parser's weights are here and verified (so 'parse' runs without any download)."""
+    from ..models.hub import check
+
+    spec = parser_spec()
+    return spec.weights is None or check(spec.weights).state in READY_STATES
+
+
+def resolve_mask(mask: str | None) -> tuple[str, str | None]:
+    """The mask to use and a note when the default had to fall back.
+
+    None (the default) is 'parse' when the parser's weights are here, else 'square' with a note saying
+    which file is missing and how to provide it. An explicit 'parse' is kept: loading then raises the
+    usual missing-weights error if the file cannot be had.
+    """
+    from ..models.registry import MASK_CHOICES
+
+    if mask is None:
+        from ..models.hub import check
+
+        weights = parser_spec().weights
+        status = None if weights is None else check(weights)
+        if status is None or status.state in READY_STATES:
+            return "parse", None
+        why = {"downloadable": "are not downloaded yet (mask 'parse' downloads them)",
+               "missing": "are not here"}.get(status.state, f"cannot be used ({status.reason})")
+        return "square", (
+            f"pasted back with the square mask: the face-parsing weights {weights.repo_id}/{weights.filename}, "
+            f"which the 'parse' mask needs to keep hair, hats and background as they were, {why}. "
+            f"{weights.offline_hint()}"
+        )
+    if mask not in MASK_CHOICES:
+        raise ValueError(f"mask must be one of {', '.join(MASK_CHOICES)}, got '{mask}'")
+    return mask, None
+
+
+def load_parser(device: torch.device | str = "cpu") -> FaceParser:
+    """The shared parser network for `device` (weights fetched and verified through models.hub)."""
+    from ..models.networks import get_network
+
+    spec = parser_spec()
+    device = torch.device(device)
+    assert spec.input_size is not None
+    return FaceParser(get_network(spec, device), spec.input_size, device)

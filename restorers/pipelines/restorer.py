@@ -16,7 +16,7 @@ import torch
 from ..guards import cancel, limits
 from ..media import images
 from ..models.networks import get_network
-from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
+from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, MASK_CHOICES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from ..models.runtime import inference, keep_freed_memory, pick_device, resolve_precision
 from .tiling import network_context, pad_to_multiple, tiled_apply
 from ..guards.validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
@@ -64,6 +64,8 @@ class RestoreResult:
     crops_before: list[np.ndarray] = field(default_factory=list)
     crops_after: list[np.ndarray] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mask: str | None = None  # whole-photo face restores: the paste-back mask used, 'parse' or 'square'
+    masks: list[np.ndarray] = field(default_factory=list)  # each face's paste-back weights over its restored crop
 
     @property
     def size(self) -> tuple[int, int]:
@@ -162,6 +164,8 @@ def check_restore_options(options: dict) -> dict:
         out["threshold"] = float(check_number("face detection threshold", out["threshold"], 0.0, 1.0))
     if "min_face" in out:
         out["min_face"] = check_int("minimum face size", out["min_face"], 0, 100_000)
+    if out.get("mask") is not None:
+        out["mask"] = check_choice("mask", out["mask"], MASK_CHOICES)
     if "only_center_face" in out:
         out["only_center_face"] = check_flag("only_center_face", out["only_center_face"])
     if "seed" in out:
@@ -307,12 +311,15 @@ class FaceRestorer(Restorer):
         seed: int | None = None,
         faces: list | None = None,
         fidelity: float | None = None,
+        mask: str | None = None,
         **_: object,
     ) -> RestoreResult:
         """`faces` (whole mode): face.Face records to restore instead of detecting (video passes tracked,
-        smoothed landmarks). `fidelity`: CodeFormer's weight w in [0, 1] (default 0.5); ignored by other models."""
+        smoothed landmarks). `fidelity`: CodeFormer's weight w in [0, 1] (default 0.5); ignored by other models.
+        `mask` (whole mode): the paste-back mask, 'parse' or 'square'; None: 'parse' when the face-parsing
+        weights are here, else 'square' with a note."""
         return self.run_sweep(rgb, [DEFAULT_FIDELITY if fidelity is None else fidelity], mode, outscale, blend,
-                              background, only_center_face, min_face, threshold, seed, faces)[0]
+                              background, only_center_face, min_face, threshold, seed, faces, mask)[0]
 
     def run_sweep(
         self,
@@ -327,6 +334,7 @@ class FaceRestorer(Restorer):
         threshold: float = DEFAULT_THRESHOLD,
         seed: int | None = None,
         faces: list | None = None,
+        mask: str | None = None,
         **_: object,
     ) -> list[RestoreResult]:
         """One result per fidelity weight; the background, detection and encoder run once for all of them.
@@ -353,8 +361,11 @@ class FaceRestorer(Restorer):
                                              crops_after=[crops_out[0]]))
             return results
 
-        from . import face
+        from . import face, face_mask
 
+        mask, mask_note = face_mask.resolve_mask(mask)
+        # The parser loads only when a face is found (no face, no download or missing-weights error).
+        mask_fn = (lambda crops: face_mask.load_parser(self.device).weights(crops)) if mask == "parse" else None
         scale = 2.0 if outscale is None else float(outscale)
         bg_fn = background_upsampler(background, self.device, self.precision)
         bg = bg_fn(rgb, scale) if bg_fn is not None else None
@@ -372,18 +383,20 @@ class FaceRestorer(Restorer):
 
         first = face.restore_faces(
             rgb, restore_all, size, bg, scale,
-            only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces,
+            only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces, mask_fn=mask_fn,
         )
         pasted = [first]
         paste_s = [0.0]
         for i in range(1, len(fidelities)):
             begin = time.perf_counter()
             # The same faces, aligned the same way; only their restored crops differ.
-            pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, scale, faces=first.faces)
-                          if first.faces else first)
+            pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, scale, faces=first.faces,
+                                             mask_fn=mask_fn) if first.faces else first)
             paste_s.append(time.perf_counter() - begin)
         shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
         warnings = [] if first.faces else [no_face_message(background, scale)]
+        if mask_note and first.faces:
+            warnings.append(mask_note)
         if first.skipped:
             warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest {len(first.faces)} "
                             f"(at most {len(first.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
@@ -391,6 +404,7 @@ class FaceRestorer(Restorer):
             RestoreResult(
                 result.image, name, shared + own + paste, faces=list(result.faces),
                 crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=list(warnings),
+                mask=mask, masks=list(result.masks),
             )
             for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
         ]

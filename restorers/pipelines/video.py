@@ -121,6 +121,7 @@ def process_video(
     precision: str | None = None,
     strip_frames: int = STRIP_FRAMES,
     fidelity: float = DEFAULT_FIDELITY,
+    mask: str | None = None,
 ) -> Iterator[VideoProgress]:
     """Restore `source` into `out` (.mp4, .mov or .mkv) frame by frame; yields progress, ends with the result.
 
@@ -129,6 +130,8 @@ def process_video(
     allows, else AAC). start/end (seconds) and max_frames pick a part of the clip. Face options as in
     FaceRestorer.run; smooth: track faces and smooth their landmarks over time. fidelity: CodeFormer's
     weight w in [0, 1] (0 = strongest restoration, 1 = most faithful) for every frame; other models ignore it.
+    mask: the faces' paste-back mask, 'parse' or 'square'; None: 'parse' when the face-parsing weights are
+    here, else 'square' with a note (decided once for the whole clip).
     """
     started = time.perf_counter()
     out = Path(out)
@@ -151,6 +154,11 @@ def process_video(
     if is_face:
         options.update(mode="whole", background=background, only_center_face=only_center_face,
                        min_face=min_face, threshold=threshold, blend=blend, fidelity=fidelity)
+    mask_note = None
+    if is_face:
+        from .face_mask import resolve_mask
+
+        options["mask"], mask_note = resolve_mask(restorer.check_options(mask=mask).get("mask"))
     options = restorer.check_options(**options)  # NaN, Infinity and out-of-range values: one sentence, up front
     min_face, threshold = options.get("min_face", 0), options.get("threshold", threshold)
     out_scale = restorer.output_scale(options)
@@ -257,6 +265,8 @@ def process_video(
 
     if is_face and detections == 0:
         warnings.append("no face found in any frame: the frames were only upscaled")
+    elif mask_note:
+        warnings.append(mask_note)
     if sound == "failed":
         warnings.append(f"the sound ({info.audio_codec}) could not be added to {out.suffix} ({sound_lost}): "
                         "the restored video has no sound")
