@@ -20,6 +20,7 @@ from ..guards import cancel
 from ..media import images
 from .degrade import parse_degradation
 from .metrics import METRICS, match_size, score_all
+from ..models.registry import MASK_CHOICES
 from ..pipelines.restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, fidelity_label, make_restorer
 from ..media.uploads import unique_names
 from ..guards.validate import ParameterError, check_choice, check_int
@@ -106,17 +107,21 @@ def evaluate(
     keep_outputs: bool = False,
     progress: Progress | None = None,
     fidelities: Sequence[float] | None = None,
+    mask: str | None = None,
 ) -> Evaluation:
     """Score ``models`` on ``ground_truths`` degraded by ``degradation`` (e.g. 'stackblur:8').
 
     Each model restores to the ground truth's scale (outscale = gt width / degraded width). A model that
     cannot run (missing weights, ...) is recorded in ``failures`` and the others still run.
     ``fidelities``: CodeFormer's weights w; several give one column each, e.g. 'codeformer (w=0.5)'
-    (each face encoded once for all of them); None means the default 0.5.
+    (each face encoded once for all of them); None means the default 0.5. ``mask``: face models in 'whole'
+    mode paste back with 'parse' or 'square'; None: 'parse' when the face-parsing weights are here.
     """
     spec = parse_degradation(degradation)
     seed = check_int("seed", seed, 0, 2**63 - 1)
     face_mode = check_choice("face mode", face_mode, FACE_MODES)
+    if mask is not None:
+        mask = check_choice("mask", mask, MASK_CHOICES)
     if isinstance(models, str) or not all(isinstance(m, str) for m in models):
         raise ParameterError("models must be a list of model names")
     if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
@@ -160,6 +165,8 @@ def evaluate(
             options: dict = {"outscale": gt.shape[1] / degraded.shape[1]}
             if restorer.spec.family == "face":
                 options["mode"] = face_mode
+                if face_mode == "whole":
+                    options["mask"] = mask
             try:
                 if len(columns_of(model)) > 1:
                     outputs = restorer.restore_sweep(degraded, ws, **options)

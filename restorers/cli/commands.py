@@ -13,7 +13,7 @@ from ..media import images
 from ..media.atomic import write_text
 from .outputs import OutputNames
 from ..models.hub import WeightsError
-from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, get_spec, specs
+from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, MASK_CHOICES, get_spec, specs
 
 # Only light modules above (numpy and Pillow through images): torch, scipy and the rest are imported by
 # the command that needs them, so `--help`, `models` and argument errors answer at once.
@@ -102,6 +102,12 @@ def _save_restored(args: argparse.Namespace, path: Path, out_dir: Path, stem: st
         for i, (before, after) in enumerate(zip(result.crops_before, result.crops_after)):
             faces.append(images.save_png(_claim(names, out_dir / "faces" / f"{stem}_face{i:02d}_before.png"), before))
             faces.append(images.save_png(_claim(names, out_dir / "faces" / f"{stem}_face{i:02d}_after.png"), after))
+        if getattr(result, "mask", None) == "parse":
+            from ..pipelines.face_mask import mask_preview
+
+            for i, weights in enumerate(result.masks):  # white = the restored face that was pasted back
+                faces.append(images.save_png(_claim(names, out_dir / "faces" / f"{stem}_face{i:02d}_mask.png"),
+                                             mask_preview(weights)))
     for warning in result.warnings:
         print(f"warning: {path}: {warning}", file=sys.stderr)
     _done(f"{path} -> {target} ({result.size[0]}x{result.size[1]}, {result.seconds:.2f} s)")
@@ -150,7 +156,7 @@ def _restore_with(args: argparse.Namespace, restorer, names: OutputNames) -> int
         options.update(
             mode=args.mode, blend=args.blend, background=args.bg_upsampler,
             only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
-            seed=args.seed,
+            seed=args.seed, mask=args.mask,
         )
     options = restorer.check_options(**options)  # one message for a bad option, not one per input
     # Inputs that share a stem (a.jpg, a.png, x/a.png) get distinct outputs: a, a-2, a-3.
@@ -279,7 +285,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         bar = tqdm(total=100, desc="evaluate", file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}")
     result = evaluate(
         truths, args.degrade, args.models, seed=args.seed, metrics=args.metrics, face_mode=args.mode,
-        device=args.device, precision=args.precision, fidelities=fidelities,
+        device=args.device, precision=args.precision, fidelities=fidelities, mask=args.mask,
         progress=(lambda f, _: bar.update(round(f * 100) - bar.n)) if bar else None,
     )
     if bar:
@@ -362,7 +368,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     options = dict(scale=args.scale, side_by_side=args.side_by_side, audio=not args.no_audio, start=args.start,
                    end=args.end, max_frames=args.max_frames, smooth=not args.no_smooth, background=args.bg_upsampler,
                    only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
-                   blend=args.blend, device=args.device, precision=args.precision, fidelity=fidelity[0])
+                   blend=args.blend, device=args.device, precision=args.precision, fidelity=fidelity[0],
+                   mask=args.mask)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = None
@@ -428,6 +435,7 @@ def _add_video_parser(sub) -> None:
     video.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score threshold")
     video.add_argument("--blend", type=float, default=1.0, help="1 = fully restored face, 0 = original crop")
     _add_fidelity_option(video)
+    _add_mask_option(video)
     _add_runtime_options(video)
     video.set_defaults(func=cmd_video)
 
@@ -436,6 +444,14 @@ def _add_overwrite_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing files of the same name (default: write NAME-2.png beside them); "
                              "an input is never replaced")
+
+
+def _add_mask_option(parser: argparse.ArgumentParser) -> None:
+    """How whole-photo face restoration pastes faces back (restore, video, evaluate)."""
+    parser.add_argument("--mask", choices=MASK_CHOICES, default=None,
+                        help="face models, whole mode: paste back the parsed face region ('parse': hair, hats and "
+                             "background keep the original) or the whole aligned crop ('square'); default: parse "
+                             "when the face-parsing weights (parsenet) are here, else square with a note")
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
@@ -484,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--save-faces", action="store_true", help="also save each face crop before and after")
     _add_overwrite_option(restore)
     restore.add_argument("--verbose", "-v", action="store_true", help="(kept for compatibility: every output is printed)")
+    _add_mask_option(restore)
     _add_runtime_options(restore)
     restore.set_defaults(func=cmd_restore)
 
@@ -514,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="CodeFormer's fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; "
                                "default 0.5); several values give one column per w")
     evaluate.add_argument("--csv", help="write per-image scores to this CSV file")
+    _add_mask_option(evaluate)
     _add_runtime_options(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 

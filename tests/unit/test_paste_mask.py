@@ -184,3 +184,34 @@ def test_no_parser_file_whole_photo_falls_back_with_a_note(tiny_gpen, small_phot
     # Aligned crops are not pasted anywhere: no mask, no note.
     aligned = restorer.restore(small_photo[:200, :200], mode="aligned")
     assert aligned.mask is None and not aligned.warnings
+
+
+def test_cli_mask_option_reaches_the_paste_and_saves_the_mask(tiny_parser, tmp_path, small_photo, capsys):
+    from conftest import require_shared
+    from restorers.cli.commands import build_parser, main
+    from restorers.media import images
+
+    data = torch.load(require_shared("golden", "gpen", "case_gpen_128.pt"), weights_only=True)
+    weights = tmp_path / "my_face_model.pth"
+    torch.save(data["state_dict"], weights)
+    photo = tmp_path / "photo.png"
+    images.save_png(photo, small_photo)
+    outputs = {}
+    for mask in ("parse", "square"):
+        out = tmp_path / mask
+        code = main(["restore", str(photo), "--weights", str(weights), "--mask", mask, "--bg-upsampler", "none",
+                     "--save-faces", "--out", str(out), "--device", "cpu", "--precision", "fp32"])
+        assert code == 0, capsys.readouterr().err
+        outputs[mask] = images.load_image(next(out.glob("photo_*.png"))).rgb
+        saved_masks = sorted((out / "faces").glob("*_mask.png"))
+        assert bool(saved_masks) == (mask == "parse")
+    assert np.array_equal(outputs["parse"], small_photo)  # the tiny parser calls everything hair
+    assert not np.array_equal(outputs["square"], small_photo)
+    # The option is offered wherever faces are pasted back, and only with its two values.
+    parser = build_parser()
+    for command in (["restore", "x.png", "-m", "gpen-bfr-512"], ["video", "x.mp4", "-m", "gpen-bfr-512", "-o", "y.mp4"],
+                    ["evaluate", "gt", "--degrade", "stackblur:4"]):
+        assert parser.parse_args([*command, "--mask", "square"]).mask == "square"
+        assert parser.parse_args(command).mask is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["restore", "x.png", "--mask", "oval"])
