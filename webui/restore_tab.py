@@ -6,11 +6,11 @@ import gradio as gr
 import restorers
 from restorers.media import images
 from restorers.models import DEFAULT_THRESHOLD
-from restorers.pipelines import check_restore_options
+from restorers.pipelines import check_restore_options, mask_preview, parser_ready, parser_spec
 
 from . import costs
-from .common import (USER_ERRORS, ImageInput, background_choices, example, load_input, model_choices, plain_message,
-                     request_dir, runnable, save_result_png, status_html)
+from .common import (USER_ERRORS, ImageInput, background_choices, example, load_input, model_choices, model_state,
+                     plain_message, request_dir, runnable, save_result_png, status_html)
 from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
 
@@ -33,6 +33,7 @@ def run_restore(
     blend: float = 1.0,
     fidelity: str | float = "0.5",
     checkpoint: str | None = None,
+    mask: str | None = None,
     progress: gr.Progress = gr.Progress(),
 ):
     """Restore a photo (a face crop or a whole photo with faces) with one or more models side by side, timed.
@@ -49,6 +50,7 @@ def run_restore(
         blend: face models: 1 = fully restored face, 0 = the original face.
         fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), or several separated by commas (e.g. '0, 0.5, 1') for a sweep with one result per w.
         checkpoint: optional: your own .pth/.safetensors (RRDBNet/ESRGAN, SRVGGNetCompact, GPEN, GFPGAN or CodeFormer, recognised from its tensors); its result is one more column.
+        mask: face models in 'whole' mode: how faces are pasted back: 'parse' (the face region found by face parsing; hair, hats and background keep the original) or 'square' (the whole aligned crop, soft edges); empty: 'parse' when the face-parsing weights are here, else 'square' with a note.
     Returns:
         one restored image per model (captioned with its size and seconds), the input enlarged for comparison, a timings table, face crops before and after, a status line, the PNG files.
     """
@@ -63,7 +65,7 @@ def run_restore(
     # Checked once, before any model runs: a NaN or out-of-range value is one clear message.
     face_options = check_restore_options(dict(outscale=outscale, mode=mode, background=background,
                                               only_center_face=only_center_face, min_face=min_face,
-                                              threshold=threshold, blend=blend))
+                                              threshold=threshold, blend=blend, mask=mask or None))
     folder = request_dir("restore")
     gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
     compare: dict[str, tuple[str, str]] = {}
@@ -110,6 +112,9 @@ def run_restore(
                 for i, (crop_in, crop_out) in enumerate(zip(result.crops_before, result.crops_after)):
                     faces.append((save_result_png(folder, f"{stem}-face{i}-before", crop_in), f"{key} face {i + 1}: before"))
                     faces.append((save_result_png(folder, f"{stem}-face{i}-after", crop_out), f"{key} face {i + 1}: after"))
+                    if result.mask == "parse" and i < len(result.masks):  # white: what was pasted back
+                        faces.append((save_result_png(folder, f"{stem}-face{i}-mask", mask_preview(result.masks[i])),
+                                      f"{key} face {i + 1}: paste mask"))
             # Shown once, in the status under the results (not also as a toast).
             notes.extend(f"{title}: {warning}" for warning in result.warnings)
     progress(1.0, desc="done")
@@ -158,6 +163,26 @@ def run_restore_in_page(*args, progress: gr.Progress = gr.Progress()):
         return run_restore(*args, progress=progress)
     except gr.Error as exc:
         return [], None, gr.update(choices=[], value=None), [], [], status_html(str(exc.message), kind="error"), None, {}
+
+
+def mask_choices() -> list[tuple[str, str]]:
+    """The paste-back mask radio's choices; the parse one says whether its weights are here."""
+    return [(f"Face parsing: hair, hats, background stay as they were · {model_state(parser_spec())[0]}", "parse"),
+            ("Square: the whole aligned crop, soft edges", "square")]
+
+
+def default_mask() -> str:
+    """'parse' only when its weights are here and verified (never preselected when it would fail or download)."""
+    try:
+        return "parse" if parser_ready() else "square"
+    except Exception:  # noqa: BLE001 - a default must never break the page
+        return "square"
+
+
+def refresh_mask_on_load(demo: gr.Blocks, radio: gr.Radio) -> None:
+    """Re-read the parser's weights state each time the page opens (as the model pickers do)."""
+    demo.load(lambda: gr.update(choices=mask_choices(), value=default_mask()), None, radio,
+              api_visibility="private", queue=False)
 
 
 @job(costs.preview, gpu=False)
@@ -214,6 +239,9 @@ def build_restore_tab() -> dict:
                 min_face = gr.Slider(0, 256, value=0, step=8, label="Minimum face size (px)")
                 threshold = gr.Slider(0.5, 0.99, value=DEFAULT_THRESHOLD, step=0.01, label="Detection threshold")
                 blend = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Blend strength (1 = fully restored)")
+                mask = gr.Radio(mask_choices(), value=default_mask(), label="Paste-back mask (whole photo)",
+                                elem_id="restore-mask",
+                                info="Face parsing pastes back only the face; square pastes the whole aligned crop.")
             fidelity = fidelity_box("restore-fidelity")
             with gr.Accordion("Your own checkpoint", open=False):
                 checkpoint = gr.File(label="ESRGAN / Real-ESRGAN / SRVGG / GPEN / GFPGAN / CodeFormer weights "
@@ -234,7 +262,9 @@ def build_restore_tab() -> dict:
             faces = gr.Gallery(label="Faces: before / after", columns=4, height="auto", object_fit="contain")
             files = gr.File(label="Download PNGs", file_count="multiple")
     compare_state = gr.State({})
-    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend, fidelity, checkpoint]
+    # mask last: the /restore endpoint's older clients, which send the arguments before it, keep working.
+    inputs = [image, models, outscale, mode, background, only_center, min_face, threshold, blend, fidelity, checkpoint,
+              mask]
     outputs = [gallery, slider, compare_with, timings, faces, status, files, compare_state]
     image.upload(check_upload, image, None, api_visibility="private")
     models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
@@ -250,4 +280,4 @@ def build_restore_tab() -> dict:
             outputs=outputs, run_on_click=True, cache_examples=False, elem_id="restore-examples",
             visible_columns=[0], examples_per_page=8,
         )
-    return {"image": image, "models": models}
+    return {"image": image, "models": models, "mask": mask}
