@@ -8,6 +8,8 @@ Sections, in run order:
              channels_last on CPU), speed-up, PSNR between the two outputs, peak RSS of its process
   sr2048     tiled Real-ESRGAN x4plus on 2048x2048 through SRRestorer (only with --with-2048 or --only)
   faces      detection, and the whole-photo GPEN-512 pipeline batched vs one face at a time
+  paste      paste-back masks 'square' vs 'parse' on the whole photos: seam strength and change outside the
+             face (benchmarks.bench_paste; stand-ins, labelled, where weights are missing; skipped by --quick)
   coldstart  a fresh process imports the app, launches it and makes one /restore call (Lanczos)
   metrics    restorers.analysis.metrics vs sewar (benchmarks.bench_metrics)
   animate    GIF / MP4 writing of 60 frames (benchmarks.bench_animate)
@@ -43,8 +45,8 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
-SECTIONS = ("models", "sr2048", "faces", "coldstart", "metrics", "animate", "video", "dcgan")
-QUICK_SKIPS = ("sr2048", "coldstart", "video", "dcgan")
+SECTIONS = ("models", "sr2048", "faces", "paste", "coldstart", "metrics", "animate", "video", "dcgan")
+QUICK_SKIPS = ("sr2048", "paste", "coldstart", "video", "dcgan")
 CASE_TIMEOUT_S = 3600.0
 COLD_START_TIMEOUT_S = 300.0
 COLD_START_PHOTO = SHARED / "faces" / "gfpgan-cropped" / "Adele_crop.png"
@@ -223,6 +225,18 @@ def section_faces(options: argparse.Namespace, env: dict[str, Any]) -> list[dict
     return [dict(run_case("faces", options), case="faces")]
 
 
+def section_paste(options: argparse.Namespace, env: dict[str, Any]) -> list[dict[str, Any]]:
+    from benchmarks import bench_paste
+
+    return bench_paste.run()
+
+
+def paste_markdown(rows: list[dict[str, Any]]) -> str:
+    from benchmarks.bench_paste import to_markdown
+
+    return to_markdown(rows)
+
+
 def section_coldstart(options: argparse.Namespace, env: dict[str, Any]) -> list[dict[str, Any]]:
     args = ["--cold-start-child", repr(time.time())]
     return [dict(run_child("benchmarks.run", args, COLD_START_TIMEOUT_S), case="coldstart")]
@@ -295,6 +309,7 @@ SECTION_TABLE: dict[str, Section] = {
     "models": (section_models, models_markdown, "Per-model latency: fp32 eager vs fast path"),
     "sr2048": (section_sr2048, sr2048_markdown, "Tiled Real-ESRGAN x4plus on 2048x2048 (engine path)"),
     "faces": (section_faces, faces_markdown, "Whole-photo face pipeline"),
+    "paste": (section_paste, paste_markdown, "Paste-back masks: square vs parse"),
     "coldstart": (section_coldstart, coldstart_markdown, "App cold start (process start -> first restored image)"),
     "metrics": (section_metrics, metrics_markdown, "Metrics vs sewar"),
     "animate": (section_animate, animate_markdown, "GIF / MP4 writing"),

@@ -78,8 +78,9 @@ def test_quick_run_prints_a_header_and_one_table_per_section(quick_run):
 
 def test_section_selection():
     options = bench_run.parse_args([])
-    assert bench_run.select_sections(options) == ["models", "faces", "coldstart", "metrics", "animate", "video",
-                                                  "dcgan"]
+    assert bench_run.select_sections(options) == ["models", "faces", "paste", "coldstart", "metrics", "animate",
+                                                  "video", "dcgan"]
+    assert bench_run.select_sections(bench_run.parse_args(["--only", "paste"])) == ["paste"]
     assert "sr2048" in bench_run.select_sections(bench_run.parse_args(["--with-2048"]))
     assert bench_run.select_sections(bench_run.parse_args(["--only", "animate,models"])) == ["models", "animate"]
     with pytest.raises(SystemExit):
