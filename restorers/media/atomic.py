@@ -43,6 +43,8 @@ def atomic_output(final: str | Path) -> Iterator[Path]:
             image.save(tmp, format="PNG")
     """
     final = Path(final)
+    if final.is_dir():
+        raise IsADirectoryError(f"{final.name or final} is a folder; give a file name to write")
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = partial_path(final)
     try:

@@ -253,7 +253,7 @@ def _bomb_cases(folder: Path) -> dict[str, tuple[str, object]]:
 
 _BOMB_RUNNER = r"""
 import gc, json, resource, sys, time
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests", sys.argv[1] + "/tests/app"]
 import torch
 from restorers.media import images
 from restorers.analysis.generate import load_generator, parse_seeds
@@ -435,8 +435,8 @@ CLI_CASES = {
     "degrade text as png": (["degrade", "{text}", "-d", "stackblur:2", "-o", "{out}"], "not a readable image"),
     "evaluate unknown metric": (["evaluate", "{good}", "--degrade", "stackblur:2", "--metrics", "nope"], "unknown metric"),
     "evaluate seed negative": (["evaluate", "{good}", "--degrade", "stackblur:2", "--seed", "-1"], "seed must be"),
-    "evaluate csv in missing folder": (["evaluate", "{good}", "--degrade", "stackblur:2", "--csv", "{out}/no/such/dir/x.csv"],
-                                       "No such file"),
+    "evaluate csv is a folder": (["evaluate", "{good}", "--degrade", "stackblur:2", "--csv", "."],
+                                 "is a folder"),
     "loop runs zero": (["loop", "{good}", "-m", "lanczos", "--runs", "0", "-o", "{out}/t.gif"], "runs must be between"),
     "loop scale nan": (["loop", "{good}", "-m", "lanczos", "--scale", "nan", "-o", "{out}/t.gif"], "scale per run"),
     "loop fps inf": (["loop", "{good}", "-m", "lanczos", "--runs", "1", "--fps", "inf", "-o", "{out}/t.gif"], "fps must be"),

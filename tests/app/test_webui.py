@@ -5,6 +5,7 @@ import gradio as gr
 import pytest
 
 from conftest import require_shared
+from restorers.models import registry
 from webui import common, restore_tab
 
 
@@ -128,7 +129,7 @@ def hub_down(hub_cache, monkeypatch):
 
 def test_the_startup_probe_rules_out_downloads_when_the_hub_is_unreachable(hub_down):
     assert common.runnable("lanczos", "realesr-general-x4v3") == ["lanczos", "realesr-general-x4v3"]  # downloadable
-    thread = hub_down.probe_hub_in_background()
+    thread = registry.probe_hub()
     assert thread is not None
     thread.join(5)
     assert "could not be reached" in (hub_down.hub_unreachable() or "")
@@ -136,7 +137,7 @@ def test_the_startup_probe_rules_out_downloads_when_the_hub_is_unreachable(hub_d
     assert dict((n, label) for label, n in common.model_choices("sr"))["realesr-general-x4v3"].endswith("missing weights")
     for row in restore_tab.example_rows():
         assert set(row[1]) <= {"bicubic", "lanczos"}
-    assert hub_down.probe_hub_in_background() is None  # remembered: no second probe
+    assert registry.probe_hub() is None  # remembered: no second probe
 
 
 def test_page_load_unticks_models_that_cannot_run_since_the_page_was_built(hub_down):
