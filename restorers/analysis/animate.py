@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
 
 import numpy as np
@@ -23,6 +23,7 @@ from ..media.video_io import check_frame, gif_frame_duration_ms, write_gif, writ
 
 Progress = Callable[[float, str], None]
 Scorer = Callable[[np.ndarray, np.ndarray], dict[str, float]]
+FrameScorer = Callable[[np.ndarray], dict[str, float]]  # a no-reference score of one frame
 
 INTERPOLATION_METHODS = ("linear", "slerp", "cubic")
 
@@ -254,7 +255,9 @@ class RepeatedRunResult:
 
     sizes[k] is (height, width); seconds[k] is the time the k-th step took (0.0 for the input);
     scores_vs_input[k] / scores_vs_gt[k] are the scorer's output for frame k, resized to the
-    reference's size, against the input / the ground truth (None without ground truth).
+    reference's size, against the input / the ground truth (None without ground truth);
+    scores_of_frame[k] are no-reference scores of frame k itself, at its own size (e.g. NIQE; empty
+    dicts when none were asked for).
     """
 
     frames: list[np.ndarray]
@@ -262,6 +265,7 @@ class RepeatedRunResult:
     scores_vs_gt: list[dict[str, float]] | None
     sizes: list[tuple[int, int]]
     seconds: list[float]
+    scores_of_frame: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:
@@ -275,13 +279,15 @@ def repeated_run(
     score: Scorer | None = None,
     ground_truth: np.ndarray | None = None,
     progress: Progress | None = None,
+    frame_score: FrameScorer | None = None,
 ) -> RepeatedRunResult:
     """Feed `step`'s output back into it `runs` times, starting from `image`.
 
     `score(reference, candidate)` returns named metrics; each frame is resized (Lanczos) to the
     reference's size first, so outputs that grow (an x4 upscaler) are still comparable. Without
-    `score` the score lists are empty. The caller's `step` decides what happens to the size:
-    an upscaler fed back unchanged grows the image geometrically.
+    `score` the score lists are empty. `frame_score(frame)` returns no-reference scores of each frame
+    as it is (no resize). The caller's `step` decides what happens to the size: an upscaler fed back
+    unchanged grows the image geometrically.
     """
     check_frame(image, "image")
     if runs < 0:
@@ -300,7 +306,10 @@ def repeated_run(
     vs_input: list[dict[str, float]] = []
     vs_gt: list[dict[str, float]] | None = [] if ground_truth is not None else None
 
+    of_frame: list[dict[str, float]] = []
+
     def record(frame: np.ndarray) -> None:
+        of_frame.append(frame_score(frame) if frame_score is not None else {})
         if score is not None:
             vs_input.append(scores_against(image, frame))
         if vs_gt is not None and ground_truth is not None:
@@ -317,7 +326,7 @@ def repeated_run(
         if progress is not None:
             progress(k / runs, f"run {k}/{runs}")
     sizes = [(f.shape[0], f.shape[1]) for f in frames]
-    return RepeatedRunResult(frames, vs_input, vs_gt, sizes, seconds)
+    return RepeatedRunResult(frames, vs_input, vs_gt, sizes, seconds, of_frame)
 
 
 def timeline_frames(

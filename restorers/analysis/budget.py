@@ -33,8 +33,16 @@ DETECT_S = 0.1  # RetinaFace on one photo (runs on a copy at most 1600 px long)
 RESIZE_S_PER_MP = 0.05  # Pillow Lanczos/bicubic, per OUTPUT megapixel
 MODEL_LOAD_S = 2.0  # reading and verifying a checkpoint the first time (per model and request, pessimistic)
 # Metrics: seconds per megapixel of one comparison (docs/benchmarks.md, metrics table, 1024x1024).
-METRIC_S_PER_MP = {"psnr": 0.011, "ssim": 0.124, "ms_ssim": 0.29, "uqi_sewar": 0.334, "uqi": 0.114, "vifp": 1.08}
+# lpips: VGG16 in float32 over both images, 1224 GFLOP per megapixel compared (torch.utils.flop_counter); a 4 s
+# floor at this CPU's ~0.3 TFLOP/s fp32 and 3.5x that measured (docs/metrics.md). niqe: 0.23 s at 1024x1024.
+METRIC_S_PER_MP = {"psnr": 0.011, "ssim": 0.124, "ms_ssim": 0.29, "uqi_sewar": 0.334, "uqi": 0.114, "vifp": 1.08,
+                   "lpips": 14.0, "niqe": 0.25, "identity": 0.05}
 METRIC_DEFAULT_S_PER_MP = 1.0
+# Seconds per comparison whatever the size: identity aligns both faces to 112x112 and runs an IResNet-50 twice
+# (2 x 12 GFLOP) after RetinaFace found the face on the ground truth (remembered per ground truth).
+METRIC_S_FIXED = {"identity": 0.6}
+# Reading and verifying a learned metric's weights, once per process (VGG16 553 MB, IResNet-50 175 MB).
+METRIC_LOAD_S = {"lpips": 3.0, "identity": 1.5}
 # Degradation steps: seconds per INPUT megapixel (measured at 1024x1024 on the same machine).
 DEGRADE_S_PER_MP = {"stackblur": 0.2, "gaussian": 0.12, "downscale": 0.02, "noise": 0.1, "poisson": 0.33,
                     "jpeg": 0.02, "realesrgan": 0.65}
@@ -169,8 +177,21 @@ def degrade_cost(spec: str, width: int, height: int) -> Estimate:
 
 
 def metrics_cost(metrics: Sequence[str], width: int, height: int, comparisons: int = 1) -> Estimate:
-    return total(part(f"metric {m}", METRIC_S_PER_MP.get(m, METRIC_DEFAULT_S_PER_MP) * _mp(width, height) * comparisons)
+    """``comparisons`` scorings of a ``width`` x ``height`` image by each metric (loading excluded)."""
+    return total(part(f"metric {m}", (METRIC_S_PER_MP.get(m, METRIC_DEFAULT_S_PER_MP) * _mp(width, height)
+                                      + METRIC_S_FIXED.get(m, 0.0)) * comparisons)
                  for m in metrics)
+
+
+def metrics_load_cost(metrics: Sequence[str]) -> Estimate:
+    """Loading the learned metrics' networks (once per request, pessimistically: once per process in fact)."""
+    return total(part(f"metric {m}", METRIC_LOAD_S[m]) for m in metrics if m in METRIC_LOAD_S)
+
+
+def _no_reference(metric: str) -> bool:
+    from .metrics import METRICS
+
+    return metric in METRICS and not METRICS[metric].reference
 
 
 # --- one request per action ---------------------------------------------------------------------------------
@@ -193,7 +214,7 @@ def evaluate_cost(sizes: Sequence[tuple[int, int]], degradation: str, models: Se
     restore_cost: a model with N passes adds N columns)."""
     passes = passes or {}
     columns = sum(passes.get(m, 1) for m in models)
-    estimate = Estimate()
+    estimate = metrics_load_cost(metrics)
     for width, height in sizes:
         small = degraded_size(degradation, width, height)
         outscale = width / small[0]
@@ -212,14 +233,17 @@ def loop_cost(size: tuple[int, int], model: str, runs: int, scale: float, *, met
     """A repeated run: each run restores the previous output (growing by ``scale``, capped at ``max_side``)."""
     width, height = size
     comparisons = 2 if ground_truth else 1
-    estimate = Estimate()
+    paired = [m for m in metrics if not _no_reference(m)]
+    alone = [m for m in metrics if _no_reference(m)]  # scored once per frame, at the frame's own size
+    estimate = metrics_load_cost(metrics)
     for _ in range(max(0, int(runs))):
         estimate = estimate + model_cost(model, width, height, scale, mode=face_mode)
         width, height = width * scale, height * scale
         longest = max(width, height)
         if longest > max_side:
             width, height = width * max_side / longest, height * max_side / longest
-        estimate = estimate + metrics_cost(metrics, size[0], size[1], comparisons)
+        estimate = estimate + metrics_cost(paired, size[0], size[1], comparisons)
+        estimate = estimate + metrics_cost(alone, round(width), round(height))
     return estimate.scaled(factor)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..guards import cancel
 from ..media import images
 from .degrade import parse_degradation
-from .metrics import METRICS, match_size, score_all
+from .metrics import METRICS, available_metrics, match_size, prepare_metrics, score_all
 from ..models.registry import MASK_CHOICES
 from ..pipelines.restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, fidelity_label, make_restorer
 from ..media.uploads import unique_names
@@ -27,6 +27,13 @@ from ..guards.validate import ParameterError, check_choice, check_int
 
 BASELINE = "degraded"
 DEFAULT_METRICS = ("ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim")
+# Offered beside them where they can run (LPIPS and identity need their pinned weights; NIQE ships with us).
+PERCEPTUAL_METRICS = ("lpips", "identity", "niqe")
+
+
+def suggested_metrics() -> list[str]:
+    """What a page preselects: the defaults, plus the perceptual scores whose weights are here or downloadable."""
+    return [*DEFAULT_METRICS, *available_metrics(PERCEPTUAL_METRICS)]
 Progress = Callable[[float, str], None]
 
 
@@ -61,8 +68,13 @@ class Evaluation:
             for column in self.columns:
                 values = np.array(self.values(column, metric), dtype=np.float64)
                 if values.size:
-                    finite = values[np.isfinite(values)]
-                    mean = float(values.mean()) if finite.size == values.size else math.inf
+                    # NaN: not defined for that image (NIQE on one smaller than two 96x96 blocks); left out.
+                    known = values[~np.isnan(values)]
+                    finite = known[np.isfinite(known)]
+                    if not known.size:
+                        table[metric][column] = (math.nan, 0.0)
+                        continue
+                    mean = float(known.mean()) if finite.size == known.size else math.inf
                     table[metric][column] = (mean, float(finite.std()) if finite.size else 0.0)
         return table
 
@@ -84,13 +96,16 @@ class Evaluation:
         return "\n".join(lines)
 
     def csv(self) -> str:
-        """Long format: one line per (image, column, metric)."""
+        """Long format: one line per (image, column, metric); ``better`` says the metric's direction
+        (higher or lower); NIQE's value scores the column's image alone (no reference)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["image", "column", "metric", "value", "seconds", "resized_to_ground_truth"])
+        writer.writerow(["image", "column", "metric", "value", "seconds", "resized_to_ground_truth", "better"])
         for row in self.rows:
             for metric in self.metrics:
-                writer.writerow([row.image, row.column, metric, f"{row.scores[metric]:.6f}", f"{row.seconds:.3f}", row.resized])
+                better = "higher" if METRICS[metric].higher_is_better else "lower"
+                writer.writerow([row.image, row.column, metric, f"{row.scores[metric]:.6f}", f"{row.seconds:.3f}",
+                                 row.resized, better])
         return buffer.getvalue()
 
 
@@ -133,6 +148,7 @@ def evaluate(
         raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     if not ground_truths:
         raise ValueError("no ground-truth images to evaluate")
+    prepare_metrics(metrics)  # a learned metric without its weights fails here, before any model runs
     restorers = {name: make_restorer(name, device, precision) for name in models}
     ws = [check_fidelity(w) for w in (fidelities or [DEFAULT_FIDELITY])]
 

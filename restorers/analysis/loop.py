@@ -12,13 +12,15 @@ import numpy as np
 
 from ..media import images
 from .animate import RepeatedRunResult, repeated_run
-from .metrics import score_all
+from .metrics import METRICS, prepare_metrics, score_all
 from ..pipelines.restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, make_restorer
 from ..guards.validate import check_choice, check_int, check_number
 
 MAX_RUNS = 30
 DEFAULT_MAX_SIDE = 2048
 LOOP_METRICS = ("ssim", "psnr", "uqi")
+# No-reference scores worth adding when the frames are large enough (NIQE: two 96x96 blocks).
+LOOP_NO_REFERENCE = ("niqe",)
 
 
 def run_loop(
@@ -38,7 +40,18 @@ def run_loop(
 ) -> RepeatedRunResult:
     """Run ``model`` ``runs`` times on its own output, each run at output scale ``scale``.
 
+    ``metrics``: full-reference ones score every frame against the input (and the ground truth);
+    no-reference ones (NIQE) score each frame alone, in ``scores_of_frame``, so a real photo with no
+    ground truth still gets a quality curve.
     ``fidelity``: CodeFormer's weight w in [0, 1], the same for every run; other models ignore it."""
+    if isinstance(metrics, str):
+        raise ValueError(f"metrics must be a list of metric names, got {metrics!r}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    paired = [m for m in metrics if METRICS[m].reference]
+    alone = [m for m in metrics if not METRICS[m].reference]
+    prepare_metrics(metrics)
     runs = check_int("runs", runs, 1, MAX_RUNS)
     scale = float(check_number("scale per run", scale, 0.25, 4.0))
     face_mode = check_choice("face mode", face_mode, FACE_MODES)
@@ -57,6 +70,10 @@ def run_loop(
         return out
 
     def score(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
-        return score_all(reference, candidate, metrics)
+        return score_all(reference, candidate, paired)
 
-    return repeated_run(step, images.as_rgb(image), runs, score, ground_truth, progress)
+    def frame_score(frame: np.ndarray) -> dict[str, float]:
+        return score_all(None, frame, alone)
+
+    return repeated_run(step, images.as_rgb(image), runs, score, ground_truth, progress,
+                        frame_score if alone else None)

@@ -1,4 +1,6 @@
-"""Full-reference image-quality metrics: PSNR, SSIM, MS-SSIM, UQI, VIF-P.
+"""Image-quality metrics: PSNR, SSIM, MS-SSIM, UQI, VIF-P here, and the registry (METRICS) that also offers
+LPIPS-VGG (perceptual.py), ArcFace identity (identity.py) and the no-reference NIQE (niqe.py); what each
+score means, its direction, pins and cost: docs/metrics.md.
 
 Every metric takes two uint8 arrays of equal shape, HxW or HxWxC (RGB at the package boundary),
 and returns a Python float. The first argument is the reference (ground truth).
@@ -26,10 +28,17 @@ from PIL import Image
 from scipy import ndimage
 
 from ..guards import cancel
+from ..models import hub
+from ..models.hub import WeightsFile
+from ..models.metric_weights import ARCFACE, LPIPS_VGG
 
 __all__ = [
     "METRICS",
+    "PIXEL_METRICS",
     "MetricInfo",
+    "available_metrics",
+    "metric_problem",
+    "prepare_metrics",
     "match_size",
     "ms_ssim",
     "psnr",
@@ -431,16 +440,56 @@ def match_size(img: np.ndarray, ref_shape: tuple[int, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """One registered metric: `function(gt, img) -> float`."""
+    """One registered metric: `function(gt, img) -> float`, or `function(img)` for a no-reference score.
+
+    ``weights``: the pinned files a learned metric needs (fetched through models/hub.py when first used);
+    ``licence``: their terms, shown where the metric is offered."""
 
     name: str
-    function: Callable[[np.ndarray, np.ndarray], float]
+    function: Callable[..., float]
     higher_is_better: bool
     label: str
+    reference: bool = True  # False: scores the image alone (NIQE), so it works without a ground truth
+    weights: tuple[WeightsFile, ...] = ()
+    licence: str = ""
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
+
+    def score(self, gt: np.ndarray | None, img: np.ndarray) -> float:
+        if not self.reference:
+            return self.function(img)
+        if gt is None:
+            raise ValueError(f"{self.label} compares with a ground truth; none was given")
+        return self.function(gt, img)
 
 
 def _ssim_gaussian(a: np.ndarray, b: np.ndarray) -> float:
     return ssim(a, b, window="gaussian")
+
+
+# The learned and no-reference scores live in their own modules (torch, weights); imported on first use.
+def _lpips(a: np.ndarray, b: np.ndarray) -> float:
+    from .perceptual import lpips_vgg
+
+    return lpips_vgg(a, b)
+
+
+def _identity(a: np.ndarray, b: np.ndarray) -> float:
+    from .identity import identity_similarity
+
+    return identity_similarity(a, b)
+
+
+def _niqe(img: np.ndarray) -> float:
+    """NIQE, or NaN for an image smaller than its two 96x96 blocks: one small image in a batch leaves a gap
+    in the table instead of stopping the run (niqe.niqe itself raises)."""
+    from .niqe import BLOCK, niqe
+
+    if (img.shape[0] // BLOCK) * (img.shape[1] // BLOCK) < 2:
+        return float("nan")
+    return niqe(img)
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -453,22 +502,67 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("uqi", uqi, True, "UQI (Wang & Bovik)"),
         MetricInfo("uqi_sewar", uqi_sewar, True, "UQI as sewar (inflated)"),
         MetricInfo("vifp", vifp, True, "VIF-P"),
+        MetricInfo("lpips", _lpips, False, "LPIPS-VGG (lower is better)", weights=LPIPS_VGG.files,
+                   licence=LPIPS_VGG.licence),
+        MetricInfo("identity", _identity, True, "Identity (ArcFace cosine)", weights=ARCFACE.files,
+                   licence=ARCFACE.licence),
+        MetricInfo("niqe", _niqe, False, "NIQE (no reference, lower is better)", reference=False,
+                   licence="NIQE release (LIVE, UT Austin): free use with its notice; see docs/metrics.md"),
     )
 }
+# What score_all computes when no names are given: the pixel metrics, which need no weights and no minimum
+# size beyond their windows (the learned and no-reference scores are always asked for by name).
+PIXEL_METRICS = ("psnr", "ssim", "ssim_gaussian", "ms_ssim", "uqi", "uqi_sewar", "vifp")
+
+
+def metric_problem(name: str) -> str | None:
+    """None when metric ``name`` can run now; otherwise which file is missing (or wrong) and how to provide it.
+
+    Looks at the pinned files only (no network, no hashing of a cached file named after its pin)."""
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    info = METRICS[name]
+    for weights in info.weights:
+        status = hub.check(weights)
+        if status.state in ("missing", "override-bad", "cached-bad"):
+            return (f"{info.label} needs {weights.repo_id}/{weights.filename} ({status.reason}). "
+                    f"{weights.offline_hint()}")
+    return None
+
+
+def available_metrics(names: Iterable[str]) -> list[str]:
+    """The metrics among ``names`` that can run now (see metric_problem)."""
+    return [n for n in names if metric_problem(n) is None]
+
+
+def prepare_metrics(names: Iterable[str]) -> None:
+    """Load the networks of the learned metrics among ``names`` now, so missing weights fail before any
+    long work starts (raises hub.WeightsError naming the file)."""
+    names = set(names)
+    if "lpips" in names:
+        from .perceptual import load_network as load_lpips
+
+        load_lpips()
+    if "identity" in names:
+        from .identity import load_network as load_arcface
+
+        load_arcface()
 
 
 def score_all(
-    gt: np.ndarray, img: np.ndarray, names: Iterable[str] | None = None
+    gt: np.ndarray | None, img: np.ndarray, names: Iterable[str] | None = None
 ) -> dict[str, float]:
-    """Score `img` against the ground truth `gt` with the named metrics (default: all, in
-    METRICS order). Shapes must match; resize first with match_size if needed."""
-    selected = list(METRICS) if names is None else list(names)
+    """Score `img` against the ground truth `gt` with the named metrics (default: PIXEL_METRICS, in that
+    order). Shapes must match; resize first with match_size if needed. ``gt`` may be None when every named
+    metric is a no-reference one (NIQE)."""
+    selected = list(PIXEL_METRICS) if names is None else list(names)
     unknown = [n for n in selected if n not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-    _check_pair(gt, img)
+    if gt is not None:
+        _check_pair(gt, img)
     scores = {}
     for name in selected:
         cancel.check()  # VIF-P on a large pair takes seconds: stop between metrics once a request is over
-        scores[name] = METRICS[name].function(gt, img)
+        scores[name] = METRICS[name].score(gt, img)
     return scores

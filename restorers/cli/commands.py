@@ -314,13 +314,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
     image = images.load_image(args.image).rgb
     truth = images.load_image(args.gt).rgb if args.gt else None
     result = run_loop(args.model, image, args.runs, args.scale, ground_truth=truth, device=args.device,
-                      precision=args.precision, fidelity=fidelity[0])
+                      precision=args.precision, fidelity=fidelity[0], metrics=args.metrics)
     frames = timeline_frames(result.frames)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     (write_mp4 if out.suffix.lower() == ".mp4" else write_gif)(frames, out, args.fps)
-    print("run  size        " + "  ".join(f"{m:>8s}" for m in result.scores_vs_input[0]))
-    for k, (size, scores) in enumerate(zip(result.sizes, result.scores_vs_input)):
+    rows = [{**paired, **alone} for paired, alone in zip(result.scores_vs_input, result.scores_of_frame)]
+    print("run  size        " + "  ".join(f"{m:>8s}" for m in rows[0]))
+    for k, (size, scores) in enumerate(zip(result.sizes, rows)):
         print(f"{k:3d}  {size[1]:4d}x{size[0]:<6d} " + "  ".join(f"{v:8.4f}" for v in scores.values()))
     print(f"timeline: {out}")
     return 0
@@ -524,7 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("gt", help="folder, image file or .zip of clean ground-truth images")
     evaluate.add_argument("--degrade", required=True, help="degradation spec, e.g. stackblur:8")
     evaluate.add_argument("--models", nargs="+", default=["bicubic"], help="model names")
-    evaluate.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim"])
+    evaluate.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi", "uqi_sewar", "ms_ssim"],
+                          help="any of psnr ssim ssim_gaussian ms_ssim uqi uqi_sewar vifp lpips identity niqe "
+                               "(lpips and identity download pinned weights; see docs/metrics.md)")
     evaluate.add_argument("--mode", choices=FACE_MODES, default="aligned", help="face models' input mode")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--fidelity", "-w", type=float, nargs="+", metavar="W",
@@ -541,6 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     loop.add_argument("--runs", type=int, default=10, help="1-30")
     loop.add_argument("--scale", type=float, default=1.0, help="output scale per run, e.g. 1.1")
     loop.add_argument("--gt", help="optional ground truth to score every run against")
+    loop.add_argument("--metrics", nargs="+", default=["ssim", "psnr", "uqi"],
+                      help="scores per run, e.g. add niqe (no reference: each frame alone), lpips, identity")
     loop.add_argument("--fps", type=float, default=2.0)
     loop.add_argument("--out", "-o", default="timeline.gif", help=".gif or .mp4")
     _add_fidelity_option(loop)

@@ -75,11 +75,10 @@ class LPIPSVGG(nn.Module):
 
     def load_trunk(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load torchvision's VGG16 file; its classifier.* tensors are ignored, anything else must match."""
-        wanted = {k.removeprefix("features."): v for k, v in self.trunk_state_dict().items()}
-        given = {k.removeprefix("features."): v for k, v in state_dict.items() if k.startswith("features.")}
+        given = {k: v for k, v in state_dict.items() if k.startswith("features.")}
         extra = [k for k in state_dict if not k.startswith(("features.", "classifier."))]
-        _check(wanted, given, extra, "VGG16 trunk (torchvision vgg16-397923af.pth)")
-        self.features.load_state_dict(given, strict=True)
+        _check(self.trunk_state_dict(), given, extra, "VGG16 trunk (torchvision vgg16-397923af.pth)")
+        self.features.load_state_dict({k.removeprefix("features."): v for k, v in given.items()}, strict=True)
 
     def load_lins(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Load the LPIPS v0.1 vgg.pth linear layers."""
