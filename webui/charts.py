@@ -84,6 +84,11 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
         bar_w = max(6, min(48, slot_w * 0.7))
         for i, column in enumerate(shown):
             value = summary[metric][column][0]
+            cx = axis_left + slot_w * (i + 0.5)
+            if math.isnan(value):  # not defined for these images (e.g. NIQE on small ones): no bar
+                tw = draw.textlength("n/a", font=small)
+                draw.text((cx - tw / 2, plot_bottom - 14), "n/a", fill="#6b7280", font=small)
+                continue
             clipped = high if not math.isfinite(value) else min(max(value, low), high)
             y = plot_bottom - (clipped - low) / (high - low) * (plot_bottom - plot_top)
             cx = axis_left + slot_w * (i + 0.5)

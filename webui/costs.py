@@ -124,8 +124,10 @@ def loop(image: str | None, model: str | None, runs: Any = 10, scale: Any = 1.0,
     if size is None or not model:
         return budget.Estimate()
     runs_n = int(max(0, min(_number(runs, 1), 1000)))
+    from restorers.analysis import loop_metrics
+
     return budget.loop_cost(size, model, runs_n, _number(scale, 1.0), ground_truth=bool(ground_truth),
-                            factor=factor())
+                            metrics=loop_metrics((size[1], size[0])), factor=factor())
 
 
 def interpolate(model: str | None, custom_pickle: str | None = None, seeds: str = "", frames_between: Any = 24,

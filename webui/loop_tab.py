@@ -7,7 +7,7 @@ import pandas as pd
 from restorers.analysis import frame_strip, timeline_frames
 from restorers.media import write_gif, write_mp4
 from restorers.guards import MAX_FPS, MIN_FPS
-from restorers.analysis import MAX_RUNS, run_loop
+from restorers.analysis import MAX_RUNS, loop_metrics, run_loop
 from restorers.guards import check_number
 
 from . import costs
@@ -32,16 +32,18 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
         fps: frames per second of the timeline GIF and MP4.
         fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), one value used for every run.
     Returns:
-        the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table, the GIF file.
+        the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table (with NIQE, a
+        no-reference score of each frame, lower is better, when the image holds two 96x96 blocks), the GIF file.
     """
     source = load_input(image)
     truth = load_input(ground_truth, "a ground truth").rgb if ground_truth else None
     if not model:
         raise gr.Error("Pick a model.")
     weight = parse_fidelity(fidelity)
+    metrics = loop_metrics(source.rgb.shape[:2])
     try:
         check_number("fps", fps, MIN_FPS, MAX_FPS)  # before the runs, not after them
-        result = run_loop(model, source.rgb, runs, scale, ground_truth=truth,
+        result = run_loop(model, source.rgb, runs, scale, ground_truth=truth, metrics=metrics,
                           progress=lambda f, d: progress(f, desc=d), fidelity=weight)
     except USER_ERRORS + (RuntimeError,) as exc:
         raise gr.Error(str(exc), duration=None) from exc
@@ -58,6 +60,7 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     table = pd.DataFrame(
         [{"run": k, "size": f"{w}x{h}", "seconds": round(result.seconds[k], 3),
           **{f"{m} vs input": round(v, 4) for m, v in result.scores_vs_input[k].items()},
+          **{m: round(v, 4) for m, v in result.scores_of_frame[k].items()},  # NIQE: the frame alone
           **({f"{m} vs truth": round(v, 4) for m, v in result.scores_vs_gt[k].items()} if result.scores_vs_gt else {})}
          for k, (h, w) in enumerate(result.sizes)]
     )
@@ -96,7 +99,7 @@ def build_loop_tab() -> dict:
             gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
             video = gr.Video(label="Timeline (MP4)", height=360)
             strip = gr.Image(label="Frame strip", type="numpy")
-            chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR in the table)")
+            chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR and NIQE in the table)")
             table = gr.Dataframe(label="Per run", interactive=False)
             download = gr.File(label="Download GIF")
     outputs = [gif, video, strip, chart, table, download]

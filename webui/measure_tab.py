@@ -11,7 +11,7 @@ from restorers.media import images
 from restorers.analysis import parse_degradation
 from restorers.analysis import DEFAULT_METRICS
 from restorers.analysis import evaluate as evaluation  # the module: its function has its name
-from restorers.analysis import METRICS
+from restorers.analysis import METRICS, PERCEPTUAL_METRICS, metric_problem, suggested_metrics
 from restorers.media import read_batch, unique_labels
 from restorers.guards import check_int
 
@@ -100,7 +100,7 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
         spec: the degradation applied first, e.g. 'stackblur:8', 'downscale:4', 'jpeg:30'; chain with '+'.
         seed: random seed for the degradation.
         models: model names to compare, e.g. ["bicubic", "lanczos", "gpen-bfr-256"].
-        metrics: scores to compute: any of 'ssim', 'psnr', 'uqi', 'uqi_sewar', 'ms_ssim', 'vifp'.
+        metrics: scores to compute: any of 'ssim', 'psnr', 'uqi', 'uqi_sewar', 'ms_ssim', 'vifp', 'ssim_gaussian', 'lpips' (LPIPS-VGG, lower is better), 'identity' (ArcFace cosine to the ground truth's face), 'niqe' (no-reference, lower is better).
         face_mode: how face models take each image: 'aligned' (a face crop) or 'whole' (detect and paste back).
         fidelity: CodeFormer only: its fidelity weight w in [0, 1] (default 0.5), or several separated by commas (e.g. '0, 0.5, 1'): one scored column per w, e.g. 'codeformer (w=0.5)'.
     Returns:
@@ -149,6 +149,21 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     return table, chart, per_image, gallery, str(csv_path), note
 
 
+def metric_choices() -> list[tuple[str, str]]:
+    """Checkbox labels that say a learned score's state: "LPIPS-VGG (lower is better) · missing weights"."""
+    return [(info.label + (" · missing weights" if metric_problem(name) else ""), name)
+            for name, info in METRICS.items()]
+
+
+def metrics_note() -> str:
+    """One line per perceptual score that cannot run here: the file it needs and how to provide it."""
+    lines = [plain_message(problem) for name in PERCEPTUAL_METRICS if (problem := metric_problem(name))]
+    if not lines:
+        return ""
+    return status_html("Not preselected: " + ", ".join(METRICS[n].label for n in PERCEPTUAL_METRICS
+                                                        if metric_problem(n)) + ".", lines, "info")
+
+
 def build_measure_tab() -> dict:
     kind_ids = [(k[0], k[1]) for k in KINDS]
     with gr.Row(equal_height=False):
@@ -164,8 +179,9 @@ def build_measure_tab() -> dict:
             preview = gr.Button("Preview degradation")
             models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=runnable(*PREFERRED_MODELS),
                                       label="Models", elem_id="measure-models")
-            metrics = gr.CheckboxGroup([(info.label, name) for name, info in METRICS.items()],
-                                       value=list(DEFAULT_METRICS), label="Metrics")
+            metrics = gr.CheckboxGroup(metric_choices(), value=suggested_metrics(), label="Metrics",
+                                       elem_id="measure-metrics")
+            gr.HTML(metrics_note(), elem_id="measure-metrics-note")
             face_mode = gr.Radio([("Aligned face", "aligned"), ("Whole photo", "whole")], value="aligned",
                                  label="Face models' input mode")
             fidelity = fidelity_box("measure-fidelity")

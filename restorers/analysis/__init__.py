@@ -12,8 +12,11 @@ from .._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "parse_degradation": "degrade", "METRICS": "metrics", "DEFAULT_METRICS": "evaluate",
-    "MAX_RUNS": "loop", "run_loop": "loop",
+    "metric_problem": "metrics", "PERCEPTUAL_METRICS": "evaluate", "suggested_metrics": "evaluate",
+    "MAX_RUNS": "loop", "run_loop": "loop", "LOOP_METRICS": "loop", "LOOP_NO_REFERENCE": "loop",
+    "loop_metrics": "loop",
     "path_length": "animate", "timeline_frames": "animate", "frame_strip": "animate",
     "MAX_FRAMES": "generate", "parse_seeds": "generate", "check_walk": "generate", "latent_walk": "generate",
     "load_generator": "generate",
 })
+

@@ -23,6 +23,14 @@ LOOP_METRICS = ("ssim", "psnr", "uqi")
 LOOP_NO_REFERENCE = ("niqe",)
 
 
+def loop_metrics(shape: tuple[int, ...]) -> list[str]:
+    """What the app scores a repeated run with: SSIM, PSNR and UQI against the input (and the ground truth),
+    plus NIQE of every frame when the start image (height, width) holds two 96x96 blocks (frames never
+    shrink below the start size unless the scale per run is under 1, and then NIQE of a too-small frame is NaN)."""
+    height, width = shape[:2]
+    return [*LOOP_METRICS, *(LOOP_NO_REFERENCE if (height // 96) * (width // 96) >= 2 else ())]
+
+
 def run_loop(
     model: str,
     image: np.ndarray,
