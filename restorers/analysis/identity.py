@@ -3,9 +3,8 @@
 Both images are aligned with one transform, found on the ground truth: RetinaFace's five landmarks of its
 largest face (an image where no face is found is taken as an already aligned FFHQ-style crop) mapped onto
 ArcFace's 112x112 template. An ArcFace IResNet-50 (models/metric_weights.py) embeds both crops; the score is
-the cosine of the two embeddings, from -1 to 1, 1 for the same pixels. Higher is better. The same person
-typically scores far above different people (ArcFace's usual verification threshold is near 0.3; see
-docs/metrics.md for what was measured here).
+the cosine of the two embeddings, from -1 to 1, 1 for the same pixels. Higher is better. What could and
+could not be checked without the real weights: docs/metrics.md.
 """
 from __future__ import annotations
 

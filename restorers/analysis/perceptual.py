@@ -45,7 +45,7 @@ def to_lpips_input(image: np.ndarray) -> torch.Tensor:
     """uint8 HxWx3 (or HxW, repeated to three channels) -> 1x3xHxW float32 in [-1, 1]."""
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
-    tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1)[None].float()
+    tensor = torch.from_numpy(np.array(image[:, :, :3], dtype=np.float32)).permute(2, 0, 1)[None]
     return tensor / 127.5 - 1.0
 
 

@@ -26,6 +26,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target", str(site), str(wheels[0])],
                    check=True, timeout=300, cwd=tmp_path)
     assert (site / "restorers" / "models" / "archs" / "rrdbnet.py").is_file()
+    assert (site / "restorers" / "analysis" / "data" / "niqe_pristine.npz").is_file()  # NIQE works when installed
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

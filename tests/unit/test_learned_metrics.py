@@ -15,7 +15,7 @@ from restorers.analysis import identity, perceptual
 from restorers.models import hub, metric_weights
 from restorers.models.archs.iresnet import IResNet
 from restorers.models.archs.lpips_vgg import LPIPSVGG
-from tests.hubcache import add_file, checkpoint_bytes
+from hubcache import add_file, checkpoint_bytes
 
 # The published layouts, written down from the reference code (torchvision vgg16, lpips v0.1 vgg.pth,
 # insightface iresnet50) and, for the LPIPS layers, checked on the real file of the lpips 0.1.4 wheel.
@@ -155,3 +155,85 @@ def test_missing_weights_name_the_file(hub_cache) -> None:
         perceptual.load_network()
     with pytest.raises(hub.WeightsNotFoundError, match="ms1mv3_arcface_r50_fp16.pth"):
         identity.load_network()
+
+
+# --- the registry, Degrade & Measure and Repeated Run ----------------------------------------------------
+
+def test_missing_weights_are_not_suggested_and_say_which_file(hub_cache) -> None:
+    from restorers.analysis import suggested_metrics
+    from restorers.analysis.metrics import METRICS, metric_problem
+
+    assert "vgg16-397923af.pth" in metric_problem("lpips") and "RESTORERS_WEIGHTS_DIR" in metric_problem("lpips")
+    assert "ms1mv3_arcface_r50_fp16.pth" in metric_problem("identity")
+    assert metric_problem("niqe") is None and metric_problem("ssim") is None  # nothing to download
+    suggested = suggested_metrics()
+    assert "lpips" not in suggested and "identity" not in suggested and "niqe" in suggested
+    assert not METRICS["lpips"].higher_is_better and METRICS["identity"].higher_is_better
+    assert not METRICS["niqe"].higher_is_better and not METRICS["niqe"].reference
+
+
+def test_evaluate_refuses_a_metric_without_weights_before_any_model_runs(hub_cache, monkeypatch) -> None:
+    from restorers.analysis import evaluate as evaluate_module  # the function (see analysis/__init__.py)
+
+    face = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    import sys
+
+    monkeypatch.setattr(sys.modules["restorers.analysis.evaluate"], "make_restorer",
+                        lambda *a, **k: pytest.fail("a model was built"))
+    with pytest.raises(hub.WeightsNotFoundError, match="vgg16-397923af.pth"):
+        evaluate_module([("a.png", face)], "downscale:2", ["bicubic"], metrics=["psnr", "lpips"])
+
+
+def test_evaluate_table_and_csv_carry_the_new_scores(learned_cache) -> None:
+    import csv
+    import io
+
+    from restorers.analysis import evaluate
+
+    rng = np.random.default_rng(3)
+    face = rng.integers(0, 256, (192, 192, 3), dtype=np.uint8)
+    small = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)  # one 96x96 block: NIQE undefined (NaN)
+    result = evaluate([("face.png", face), ("small.png", small)], "downscale:2", ["bicubic"],
+                      metrics=["psnr", "lpips", "identity", "niqe"])
+    rows = list(csv.DictReader(io.StringIO(result.csv())))
+    assert list(rows[0]) == ["image", "column", "metric", "value", "seconds", "resized_to_ground_truth", "better"]
+    assert {r["metric"] for r in rows} == {"psnr", "lpips", "identity", "niqe"}
+    better = {r["metric"]: r["better"] for r in rows}
+    assert better == {"psnr": "higher", "lpips": "lower", "identity": "higher", "niqe": "lower"}
+    niqe_values = {r["image"]: r["value"] for r in rows if r["metric"] == "niqe" and r["column"] == "bicubic"}
+    assert niqe_values["small.png"] == "nan" and float(niqe_values["face.png"]) > 0
+    lpips_rows = [float(r["value"]) for r in rows if r["metric"] == "lpips"]
+    assert all(v > 0 for v in lpips_rows)  # nothing was restored exactly
+    summary = result.summary()
+    assert np.isfinite(summary["niqe"]["bicubic"][0])  # the small image's NaN is left out of the mean
+    assert "LPIPS-VGG" in result.markdown() and "Identity" in result.markdown()
+
+
+def test_repeated_run_scores_each_frame_with_niqe(learned_cache) -> None:
+    from restorers.analysis import loop_metrics, run_loop
+
+    image = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(
+        __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "grace_hopper_face.png").convert("RGB"))
+    assert loop_metrics(image.shape) == ["ssim", "psnr", "uqi", "niqe"]
+    assert loop_metrics((96, 96)) == ["ssim", "psnr", "uqi"]
+    result = run_loop("lanczos", image, 2, 1.0, metrics=["ssim", "niqe", "lpips"])
+    assert [sorted(s) for s in result.scores_vs_input] == [["lpips", "ssim"]] * 3
+    assert [list(s) for s in result.scores_of_frame] == [["niqe"]] * 3
+    assert result.scores_of_frame[0]["niqe"] == pytest.approx(3.3537857378098686, abs=1e-9)
+    assert result.scores_vs_input[0]["lpips"] == 0.0
+    plain = run_loop("lanczos", image, 1, 1.0)
+    assert plain.scores_of_frame == [{}, {}]
+
+
+def test_budget_counts_the_learned_scores() -> None:
+    from restorers.analysis import budget
+
+    base = budget.evaluate_cost([(1024, 1024)], "downscale:4", ["bicubic"], ["ssim"]).seconds
+    learned = budget.evaluate_cost([(1024, 1024)], "downscale:4", ["bicubic"], ["ssim", "lpips", "identity", "niqe"])
+    parts = dict(learned.largest(10))
+    # two comparisons (the degraded baseline and bicubic) at 1 MP each
+    assert parts["metric lpips"] == pytest.approx(2 * 14.0 * 1.048576 + 3.0)
+    assert parts["metric identity"] == pytest.approx(2 * (0.05 * 1.048576 + 0.6) + 1.5)
+    assert learned.seconds > base + 30
+    loop = budget.loop_cost((512, 512), "lanczos", 3, 1.0, metrics=["ssim", "niqe"], ground_truth=True)
+    assert dict(loop.largest(10))["metric niqe"] == pytest.approx(3 * 0.25 * 0.262144)  # once per frame, not per reference
