@@ -173,7 +173,7 @@ def test_missing_weights_are_not_suggested_and_say_which_file(hub_cache) -> None
 
 
 def test_evaluate_refuses_a_metric_without_weights_before_any_model_runs(hub_cache, monkeypatch) -> None:
-    from restorers.analysis import evaluate as evaluate_module  # the function (see analysis/__init__.py)
+    from restorers.analysis.evaluate import evaluate as evaluate_module
 
     face = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     import sys
@@ -188,7 +188,7 @@ def test_evaluate_table_and_csv_carry_the_new_scores(learned_cache) -> None:
     import csv
     import io
 
-    from restorers.analysis import evaluate
+    from restorers.analysis.evaluate import evaluate
 
     rng = np.random.default_rng(3)
     face = rng.integers(0, 256, (192, 192, 3), dtype=np.uint8)
