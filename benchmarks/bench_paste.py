@@ -192,13 +192,54 @@ def run(photos: tuple[str, ...] = PHOTOS, model: str = "gfpgan-v1.4", max_side: 
         row.update(measure(rgb, pasted, weights, labels, [a.affine for a in aligned]))
         row["seconds"] = round(time.perf_counter() - start, 2)
         rows.append(row)
+    rows.append(parser_seconds())
     return rows
+
+
+def parser_seconds(repeats: int = 2) -> dict[str, Any]:
+    """What the 'parse' mask costs per face: ParseNet at 512 px (its real configuration, random weights:
+    speed does not depend on them), fp32 channels_last as face_mask.FaceParser runs it; median seconds."""
+    from restorers.models.archs.parsenet import ParseNet
+    from restorers.models.networks import prepare
+
+    net = prepare(ParseNet().eval().requires_grad_(False), torch.device("cpu"))
+    x = torch.zeros(1, 3, FACE_SIZE, FACE_SIZE).contiguous(memory_format=torch.channels_last)
+    times = []
+    with torch.inference_mode():
+        net(x)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            net(x)
+            times.append(time.perf_counter() - start)
+    macs = _conv_macs(net, x)
+    return {"photo": "(ParseNet 512 px, one face)", "parser_s": round(sorted(times)[len(times) // 2], 2),
+            "gmacs": round(macs / 1e9, 1), "threads": torch.get_num_threads()}
+
+
+def _conv_macs(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of every conv in one forward pass (hooks on the real call)."""
+    total = [0]
+
+    def hook(module: torch.nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        kernel = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+        total[0] += output.numel() * kernel
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            net(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0]
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| photo | faces | mask | seam (grad. +) | outside change | inside change |",
              "| --- | ---: | --- | ---: | ---: | ---: |"]
     for row in rows:
+        if "parser_s" in row:
+            continue
         if "square" not in row:
             lines.append(f"| {row['photo']} | {row.get('faces', 0)} | - | - | - | - |")
             continue
@@ -206,6 +247,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             m = row[name]
             lines.append(f"| {row['photo']} | {row['faces']} | {name} | {m['seam']} | {m['outside']} | {m['inside']} |")
     notes = sorted({f"parser: {r['parser']}; restorer: {r['restorer']}" for r in rows if "parser" in r})
+    notes += [f"the parse mask's own cost: ParseNet at 512 px, {r['gmacs']} GMAC, {r['parser_s']} s per face "
+              f"({r['threads']} threads, fp32 channels_last)" for r in rows if "parser_s" in r]
     return "\n".join(lines + [""] + notes)
 
 

@@ -86,14 +86,15 @@ def sweep_passes(models: Sequence[str], fidelity: Any) -> dict[str, int]:
 
 def restore(image: str | None, models: Sequence[str] | None, outscale: float = 2.0, mode: str = "whole",
             background: str = "lanczos", only_center_face: Any = False, min_face: Any = 0, threshold: Any = 0.9,
-            blend: Any = 1.0, fidelity: Any = None, *_: Any, **__: Any) -> budget.Estimate:
+            blend: Any = 1.0, fidelity: Any = None, checkpoint: Any = None, mask: Any = None, *_: Any,
+            **__: Any) -> budget.Estimate:
     size = image_size(image)
     if size is None or not models:
         return budget.Estimate()
     models = [m for m in models if isinstance(m, str)]
     return budget.restore_cost(size, models, _number(outscale, 2.0), mode=mode, background=background,
                                faces=1 if only_center_face is True else None, factor=factor(),
-                               passes=sweep_passes(models, fidelity))
+                               passes=sweep_passes(models, fidelity), mask=mask if mask in ("parse", "square") else None)
 
 
 def evaluate(files: Any, spec: str, seed: Any = 0, models: Sequence[str] | None = None,

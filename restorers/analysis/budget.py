@@ -30,6 +30,9 @@ FACE_S = {"gpen-bfr-512": 1.0, "gpen-bfr-256": 0.1, "gfpgan-v1.4": 1.3, "gfpgan-
           "codeformer": 2.5}  # codeformer: per fidelity weight (bf16 fast path, 512 px)
 FACE_DEFAULT_S = 2.0
 DETECT_S = 0.1  # RetinaFace on one photo (runs on a copy at most 1600 px long)
+# The 'parse' paste-back mask: ParseNet at 512 px per face, fp32 (234.5 GMAC; bf16 would move its labels).
+# Measured as 1.7x GPEN-512's fast-path call in the same process (benchmarks/bench_paste.py, loaded CPU).
+PARSE_S = 1.7
 RESIZE_S_PER_MP = 0.05  # Pillow Lanczos/bicubic, per OUTPUT megapixel
 MODEL_LOAD_S = 2.0  # reading and verifying a checkpoint the first time (per model and request, pessimistic)
 # Metrics: seconds per megapixel of one comparison (docs/benchmarks.md, metrics table, 1024x1024).
@@ -127,10 +130,24 @@ def assumed_faces(faces: int | None = None) -> int:
 
 # --- one model on one image ---------------------------------------------------------------------------------
 
+def uses_parse_mask(mask: str | None) -> bool:
+    """Whether whole-photo pastes will parse each face: asked for, or the default with the parser's weights here."""
+    if mask is not None:
+        return mask == "parse"
+    from ..pipelines.face_mask import parser_ready
+
+    try:
+        return parser_ready()
+    except Exception:  # noqa: BLE001 - an estimate must not fail; assume the dearer path
+        return True
+
+
 def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mode: str = "aligned",
-               background: str | None = "lanczos", faces: int | None = None, passes: int = 1) -> Estimate:
+               background: str | None = "lanczos", faces: int | None = None, passes: int = 1,
+               mask: str | None = None) -> Estimate:
     """One model restoring one ``width`` x ``height`` image to ``outscale``; ``passes``: how many times a face
-    model restores each face (a CodeFormer fidelity sweep of N weights: N)."""
+    model restores each face (a CodeFormer fidelity sweep of N weights: N); ``mask``: the paste-back mask
+    of whole-photo face restoration (None: the default, 'parse' when its weights are here)."""
     out_mp = _mp(width * outscale, height * outscale)
     family = _family(name)
     if family == "baseline":
@@ -145,6 +162,8 @@ def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mod
             return part(name, MODEL_LOAD_S + per_face * passes + RESIZE_S_PER_MP * out_mp * passes)
         count = assumed_faces(faces)
         cost = part(name, MODEL_LOAD_S + DETECT_S + per_face * count * passes)
+        if uses_parse_mask(mask):
+            cost = cost + part("face parsing (parse mask)", PARSE_S * count * passes)
         if background and background != "none":
             cost = cost + model_cost(background, width, height, outscale)
         return cost
@@ -198,13 +217,13 @@ def _no_reference(metric: str) -> bool:
 
 def restore_cost(size: tuple[int, int], models: Sequence[str], outscale: float = 2.0, *, mode: str = "whole",
                  background: str | None = "lanczos", faces: int | None = None, factor: float = 1.0,
-                 passes: Mapping[str, int] | None = None) -> Estimate:
+                 passes: Mapping[str, int] | None = None, mask: str | None = None) -> Estimate:
     """The Restore action: every model on one image (``size`` = (width, height)); ``passes``: model -> how
-    many results it makes (a fidelity sweep), 1 when absent."""
+    many results it makes (a fidelity sweep), 1 when absent; ``mask``: the paste-back mask (see model_cost)."""
     width, height = size
     passes = passes or {}
     return total(model_cost(m, width, height, outscale, mode=mode, background=background, faces=faces,
-                            passes=passes.get(m, 1)) for m in models).scaled(factor)
+                            passes=passes.get(m, 1), mask=mask) for m in models).scaled(factor)
 
 
 def evaluate_cost(sizes: Sequence[tuple[int, int]], degradation: str, models: Sequence[str],

@@ -175,3 +175,21 @@ def test_a_fidelity_sweep_costs_one_pass_per_weight():
     assert three.seconds == pytest.approx(one.seconds + 2 * face_part)
     columns = budget.evaluate_cost([SMALL], "stackblur:8", ["codeformer"], ["ssim"], passes={"codeformer": 3})
     assert columns.seconds > 2.5 * budget.evaluate_cost([SMALL], "stackblur:8", ["codeformer"], ["ssim"]).seconds - 10
+
+
+def test_the_parse_mask_is_budgeted_per_face(monkeypatch):
+    from restorers.pipelines import face_mask
+
+    square = budget.model_cost("gfpgan-v1.4", 1024, 1024, 2.0, mode="whole", faces=3, mask="square")
+    parse = budget.model_cost("gfpgan-v1.4", 1024, 1024, 2.0, mode="whole", faces=3, mask="parse")
+    assert parse.seconds == pytest.approx(square.seconds + 3 * budget.PARSE_S)
+    assert dict(parse.parts)["face parsing (parse mask)"] == pytest.approx(3 * budget.PARSE_S)
+    # The default follows the parser's weights; aligned crops are never pasted, so never parsed.
+    monkeypatch.setattr(face_mask, "parser_ready", lambda: True)
+    assert budget.model_cost("gfpgan-v1.4", 1024, 1024, 2.0, mode="whole", faces=3).seconds == parse.seconds
+    monkeypatch.setattr(face_mask, "parser_ready", lambda: False)
+    assert budget.model_cost("gfpgan-v1.4", 1024, 1024, 2.0, mode="whole", faces=3).seconds == square.seconds
+    aligned = budget.model_cost("gfpgan-v1.4", 512, 512, 1.0, mode="aligned", mask="parse")
+    assert "face parsing (parse mask)" not in dict(aligned.parts)
+    both = budget.restore_cost((512, 512), ["gfpgan-v1.4"], 2.0, mode="whole", faces=2, mask="parse")
+    assert dict(both.parts)["face parsing (parse mask)"] == pytest.approx(2 * budget.PARSE_S)
