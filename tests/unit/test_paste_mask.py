@@ -215,3 +215,29 @@ def test_cli_mask_option_reaches_the_paste_and_saves_the_mask(tiny_parser, tmp_p
         assert parser.parse_args(command).mask is None
     with pytest.raises(SystemExit):
         parser.parse_args(["restore", "x.png", "--mask", "oval"])
+
+
+def test_video_decides_the_mask_once_per_clip(tiny_gpen, tmp_path):
+    from test_video import EXAMPLE_CLIP
+
+    from restorers.guards.validate import ParameterError
+    from restorers.pipelines.video import restore_video
+
+    restorer = restorers.load(tiny_gpen, device="cpu", precision="fp32")
+    result = restore_video(EXAMPLE_CLIP, tmp_path / "default.mp4", restorer, scale=1, max_frames=2, audio=False)
+    notes = [w for w in result.warnings if "parsing_parsenet.pth" in w]
+    assert result.faces >= 2 and len(notes) == 1  # one note for the clip, not one per frame
+    result = restore_video(EXAMPLE_CLIP, tmp_path / "square.mp4", restorer, scale=1, max_frames=1, audio=False,
+                           mask="square")
+    assert not [w for w in result.warnings if "parsing_parsenet.pth" in w]
+    with pytest.raises(ParameterError, match="mask"):
+        restore_video(EXAMPLE_CLIP, tmp_path / "bad.mp4", restorer, scale=1, max_frames=1, mask="oval")
+
+
+def test_evaluate_checks_the_mask():
+    from restorers.analysis.evaluate import evaluate
+
+    gt = [("a.png", np.zeros((64, 64, 3), np.uint8))]
+    with pytest.raises(ValueError, match="mask"):
+        evaluate(gt, "downscale:2", ["bicubic"], mask="oval")
+    assert evaluate(gt, "downscale:2", ["bicubic"], mask="square", face_mode="whole").columns
