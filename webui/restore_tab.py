@@ -259,7 +259,8 @@ def build_restore_tab() -> dict:
                                     elem_id="restore-slider")
             timings = gr.Dataframe(headers=["model", "output size", "seconds", "faces"], label="Timings",
                                    interactive=False, elem_id="restore-timings")
-            faces = gr.Gallery(label="Faces: before / after", columns=4, height="auto", object_fit="contain")
+            faces = gr.Gallery(label="Faces: before / after (/ paste mask)", columns=4, height="auto",
+                               object_fit="contain", elem_id="restore-faces")
             files = gr.File(label="Download PNGs", file_count="multiple")
     compare_state = gr.State({})
     # mask last: the /restore endpoint's older clients, which send the arguments before it, keep working.

@@ -94,3 +94,12 @@ def test_restore_endpoint_old_clients_and_the_new_argument(client, face_checkpoi
         handle_file(photo), [], 1.0, "whole", "none", False, 0, 0.97, 1.0, "0.5", handle_file(face_checkpoint),
         "square", api_name="/restore")
     assert len(gallery) == 1 and spy_mask[-1] == "square"
+
+
+def test_the_request_budget_counts_the_parse_mask(photo):
+    from webui import costs
+
+    args = [photo, ["gfpgan-v1.4"], 1.0, "whole", "none", False, 0, 0.97, 1.0, "0.5", None]
+    parse = dict(costs.restore(*args, "parse").parts)
+    square = dict(costs.restore(*args, "square").parts)
+    assert parse["face parsing (parse mask)"] > 0 and "face parsing (parse mask)" not in square
