@@ -32,8 +32,9 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
         fps: frames per second of the timeline GIF and MP4.
         fidelity: CodeFormer only: its fidelity weight w in [0, 1] (0 = strongest restoration, 1 = most faithful; default 0.5), one value used for every run.
     Returns:
-        the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table (with NIQE, a
-        no-reference score of each frame, lower is better, when the image holds two 96x96 blocks), the GIF file.
+        the timeline as GIF and MP4, a strip of frames, metric series per run, a per-run table (with ArcFace identity
+        against the input when its weights are available, and NIQE, a no-reference score of each frame, lower is
+        better, when the image holds two 96x96 blocks), the GIF file.
     """
     source = load_input(image)
     truth = load_input(ground_truth, "a ground truth").rgb if ground_truth else None

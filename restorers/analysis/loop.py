@@ -12,7 +12,7 @@ import numpy as np
 
 from ..media import images
 from .animate import RepeatedRunResult, repeated_run
-from .metrics import METRICS, prepare_metrics, score_all
+from .metrics import METRICS, metric_problem, prepare_metrics, score_all
 from ..pipelines.restorer import DEFAULT_FIDELITY, FACE_MODES, check_fidelity, make_restorer
 from ..guards.validate import check_choice, check_int, check_number
 
@@ -24,11 +24,15 @@ LOOP_NO_REFERENCE = ("niqe",)
 
 
 def loop_metrics(shape: tuple[int, ...]) -> list[str]:
-    """What the app scores a repeated run with: SSIM, PSNR and UQI against the input (and the ground truth),
-    plus NIQE of every frame when the start image (height, width) holds two 96x96 blocks (frames never
-    shrink below the start size unless the scale per run is under 1, and then NIQE of a too-small frame is NaN)."""
+    """What the app scores a repeated run with: SSIM, PSNR and UQI against the input (and the ground truth);
+    ArcFace identity too when its weights are here or downloadable (identity drift is what repeated
+    restoration is watched for; ~0.6 s per comparison); and NIQE of every frame when the start image
+    (height, width) holds two 96x96 blocks (frames never shrink below the start size unless the scale per run
+    is under 1, and then NIQE of a too-small frame is NaN). LPIPS costs ~14 s per megapixel compared, so it
+    is left to an explicit ``metrics`` list (API, CLI --metrics)."""
     height, width = shape[:2]
-    return [*LOOP_METRICS, *(LOOP_NO_REFERENCE if (height // 96) * (width // 96) >= 2 else ())]
+    identity = ["identity"] if metric_problem("identity") is None else []
+    return [*LOOP_METRICS, *identity, *(LOOP_NO_REFERENCE if (height // 96) * (width // 96) >= 2 else ())]
 
 
 def run_loop(

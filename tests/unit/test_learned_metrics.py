@@ -110,13 +110,22 @@ def learned_cache(hub_cache, monkeypatch):
         "ARCFACE_R50": (metric_weights.ARCFACE_R50,
                         checkpoint_bytes(tiny_state_dict(IResNet(50).state_dict()), wrap=None)),
     }
+    fakes = {}
     for name, (pin, data) in pins.items():
         assert len(data) < 2_000_000  # small storage, full layout
-        fake = add_file(hub_cache, pin.repo_id, pin.filename, data)
+        fake = fakes[name] = add_file(hub_cache, pin.repo_id, pin.filename, data)
         monkeypatch.setattr(metric_weights, name, fake)
         for module in (perceptual, identity):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, fake)
+    # The registry names the files too (metric_problem checks them): point it at the same stand-ins.
+    from dataclasses import replace
+
+    from restorers.analysis.metrics import METRICS
+
+    monkeypatch.setitem(METRICS, "lpips", replace(METRICS["lpips"], weights=(fakes["VGG16_IMAGENET"],
+                                                                           fakes["LPIPS_VGG_LINEAR"])))
+    monkeypatch.setitem(METRICS, "identity", replace(METRICS["identity"], weights=(fakes["ARCFACE_R50"],)))
     perceptual.forget_network()
     identity.forget_network()
     yield hub_cache
@@ -168,6 +177,9 @@ def test_missing_weights_are_not_suggested_and_say_which_file(hub_cache) -> None
     assert metric_problem("niqe") is None and metric_problem("ssim") is None  # nothing to download
     suggested = suggested_metrics()
     assert "lpips" not in suggested and "identity" not in suggested and "niqe" in suggested
+    from restorers.analysis import loop_metrics
+
+    assert loop_metrics((256, 256)) == ["ssim", "psnr", "uqi", "niqe"]  # Repeated Run: no identity without weights
     assert not METRICS["lpips"].higher_is_better and METRICS["identity"].higher_is_better
     assert not METRICS["niqe"].higher_is_better and not METRICS["niqe"].reference
 
@@ -188,8 +200,12 @@ def test_evaluate_table_and_csv_carry_the_new_scores(learned_cache) -> None:
     import csv
     import io
 
+    from restorers.analysis import suggested_metrics
     from restorers.analysis.evaluate import evaluate
+    from restorers.analysis.metrics import metric_problem
 
+    assert metric_problem("lpips") is None and metric_problem("identity") is None  # the files are here now
+    assert suggested_metrics()[-3:] == ["lpips", "identity", "niqe"]
     rng = np.random.default_rng(3)
     face = rng.integers(0, 256, (192, 192, 3), dtype=np.uint8)
     small = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)  # one 96x96 block: NIQE undefined (NaN)
@@ -214,8 +230,8 @@ def test_repeated_run_scores_each_frame_with_niqe(learned_cache) -> None:
 
     image = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(
         __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "grace_hopper_face.png").convert("RGB"))
-    assert loop_metrics(image.shape) == ["ssim", "psnr", "uqi", "niqe"]
-    assert loop_metrics((96, 96)) == ["ssim", "psnr", "uqi"]
+    assert loop_metrics(image.shape) == ["ssim", "psnr", "uqi", "identity", "niqe"]  # weights here: identity too
+    assert loop_metrics((96, 96)) == ["ssim", "psnr", "uqi", "identity"]
     result = run_loop("lanczos", image, 2, 1.0, metrics=["ssim", "niqe", "lpips"])
     assert [sorted(s) for s in result.scores_vs_input] == [["lpips", "ssim"]] * 3
     assert [list(s) for s in result.scores_of_frame] == [["niqe"]] * 3
