@@ -56,11 +56,28 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 @functools.lru_cache(maxsize=1)
 def cpu_supports_bf16() -> bool:
-    """True when this CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where autocast pays off."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
+    """True when this CPU has native bfloat16 dot products (AVX512-BF16 or AMX), where autocast pays off.
+
+    oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) also says yes on plain AVX-512
+    CPUs, where it emulates bf16: on such a CPU (Xeon with AVX512-VNNI but no AVX512-BF16, 2 cores) a
+    bf16 3x3 conv ran at a quarter of the fp32 rate and every network's "fast path" was 1.5-2x slower
+    than fp32 (docs/benchmarks.md, "Network speed on CPU"). So the instruction sets are asked for directly.
+    """
+    if not torch.backends.mkldnn.is_available():
         return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(check is None for check in checks):  # an older torch: read the CPU flags instead
+        return _cpu_flags_have_bf16()
+    return any(bool(check()) for check in checks if check is not None)
+
+
+def _cpu_flags_have_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(device: torch.device, precision: str | None = None) -> str:

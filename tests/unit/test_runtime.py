@@ -42,3 +42,25 @@ def test_inference_context_autocasts_on_cpu():
     with runtime.inference(torch.device("cpu"), "fp32"):
         assert conv(x).dtype == torch.float32
     assert "bf16 autocast" in runtime.describe(torch.device("cpu"), "bf16")
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+def test_bf16_needs_native_instructions(monkeypatch, avx512_bf16, amx, expected):
+    # oneDNN's own check says yes on plain AVX-512, where bf16 is emulated and 1.5-2x slower than fp32.
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    runtime.cpu_supports_bf16.cache_clear()
+    try:
+        assert runtime.cpu_supports_bf16() is expected
+    finally:
+        runtime.cpu_supports_bf16.cache_clear()
+
+
+def test_bf16_from_cpu_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512bw avx512_vnni\n")
+    assert runtime._cpu_flags_have_bf16(str(cpuinfo)) is False
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert runtime._cpu_flags_have_bf16(str(cpuinfo)) is True
+    assert runtime._cpu_flags_have_bf16(str(tmp_path / "missing")) is False
