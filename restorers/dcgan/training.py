@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator
@@ -39,6 +40,10 @@ COLLAPSE_G = 2.5
 COLLAPSE_PATIENCE = 10
 SMOOTH_REAL_LABEL = 0.9  # one-sided label smoothing (Salimans et al. 2016) when stabilising
 INSTANCE_NOISE = 0.1  # std of the noise added to D's inputs when stabilising, decayed to 0 over the run
+# Adam as one fused kernel per step ("0" turns it off: the per-parameter loop of plain torch.optim.Adam).
+# On the shared 2-core CPU the plain loop's ~200 small ops per step took 1.6 s under load against 2 ms
+# fused (every op waits at its thread pool's barrier); same update rule, float rounding aside.
+FUSED_ADAM_ENV = "RESTORERS_DCGAN_FUSED_ADAM"
 
 COLLAPSE_NOTE = (
     "The discriminator's loss has collapsed towards 0 while the generator's keeps rising: the discriminator "
@@ -140,6 +145,16 @@ def _to_batch(images: np.ndarray, index: torch.Tensor, device: torch.device, cha
     return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch.contiguous()
 
 
+def fused_adam_enabled(device: torch.device) -> bool:
+    """Whether training uses the fused Adam kernel: on CPU and CUDA, unless $RESTORERS_DCGAN_FUSED_ADAM=0."""
+    return device.type in ("cpu", "cuda") and os.environ.get(FUSED_ADAM_ENV, "1").strip() != "0"
+
+
+def _adam(params: Iterator[torch.nn.Parameter], lr: float, betas: tuple[float, float],
+          device: torch.device) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True if fused_adam_enabled(device) else None)
+
+
 def train(data: ImageSet | np.ndarray, config: TrainConfig = STUDY_DEFAULTS,
           stop: Callable[[], bool] | Any | None = None) -> Iterator[Event]:
     """Train a DCGAN on square uint8 images [N, S, S, 3] (S = config.image_size); yields events."""
@@ -172,8 +187,8 @@ def train(data: ImageSet | np.ndarray, config: TrainConfig = STUDY_DEFAULTS,
     if fast:
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=(config.beta1, config.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=(config.beta1, config.beta2))
+    opt_g = _adam(G.parameters(), config.lr_g, (config.beta1, config.beta2), device)
+    opt_d = _adam(D.parameters(), config.lr_d, (config.beta1, config.beta2), device)
     data_rng = torch.Generator().manual_seed(config.seed)
     noise_rng = torch.Generator().manual_seed(config.seed + 1)
     fixed_noise = torch.randn(config.samples, config.nz, 1, 1, generator=torch.Generator().manual_seed(config.seed + 2))
