@@ -29,6 +29,9 @@ class ModelSpec:
     weights: WeightsFile | None = None
     state_keys: tuple[str, ...] = ("params_ema", "params")
     scale: int = 1  # native upscaling factor of the network (SR models)
+    # SR models: peak activation memory per input pixel, fp32, untiled (benchmarks/bench_tiling.py); the
+    # tile size follows from it and $RESTORERS_TILE_MEMORY_MB (pipelines.tiling.choose_tile). 0: unknown.
+    tile_bytes_per_pixel: int = 0
     input_size: int | None = None  # aligned face size (face models) or output resolution (generators)
     value_range: tuple[float, float] = (0.0, 1.0)
     seeded_noise: bool = False  # forward() accepts randomize_noise/noise_generator (GFPGAN's decoder)
@@ -99,6 +102,9 @@ def _parsenet(**config: Any) -> Any:
 
 _REALESRGAN_PAPER = "https://arxiv.org/abs/2107.10833"
 _REALESRGAN_HOME = "https://github.com/xinntao/Real-ESRGAN"
+# Peak fp32 activation memory per input pixel, untiled (benchmarks/bench_tiling.py, docs/benchmarks.md),
+# rounded up: the x4 models' last convolutions run at 16x the input's pixels with 64 channels.
+_TILE_BYTES_X4, _TILE_BYTES_X2, _TILE_BYTES_V3 = 12288, 3072, 1024
 _RRDB_CONFIG = dict(num_in_ch=3, num_out_ch=3, num_feat=64, num_block=23, num_grow_ch=32)
 _GFPGAN_CONFIG = dict(
     out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None, fix_decoder=False,
@@ -117,6 +123,7 @@ LANCZOS = ModelSpec(
 REALESRGAN_X4PLUS = ModelSpec(
     name="realesrgan-x4plus", title="Real-ESRGAN x4plus", family="sr", build=_rrdbnet,
     config=dict(_RRDB_CONFIG, scale=4),
+    tile_bytes_per_pixel=_TILE_BYTES_X4,
     weights=WeightsFile(
         "LykosAI/Upscalers", "RealESRGAN/RealESRGAN_x4plus.pth",
         "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1", 67040989,
@@ -127,6 +134,7 @@ REALESRGAN_X4PLUS = ModelSpec(
 REALESRGAN_X2PLUS = ModelSpec(
     name="realesrgan-x2plus", title="Real-ESRGAN x2plus", family="sr", build=_rrdbnet,
     config=dict(_RRDB_CONFIG, scale=2),
+    tile_bytes_per_pixel=_TILE_BYTES_X2,
     weights=WeightsFile(
         "nateraw/real-esrgan", "RealESRGAN_x2plus.pth",
         "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb", 67061725,
@@ -137,6 +145,7 @@ REALESRGAN_X2PLUS = ModelSpec(
 REALESR_GENERAL_X4V3 = ModelSpec(
     name="realesr-general-x4v3", title="Real-ESRGAN general-x4v3", family="sr", build=_srvgg,
     config=dict(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4, act_type="prelu"),
+    tile_bytes_per_pixel=_TILE_BYTES_V3,
     weights=WeightsFile(
         "jhj0517/realesr-general-x4v3", "realesr-general-x4v3.pth",
         "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292", 4885111,

@@ -18,7 +18,7 @@ from ..media import images
 from ..models.networks import get_network
 from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, MASK_CHOICES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
 from ..models.runtime import inference, keep_freed_memory, pick_device, resolve_precision
-from .tiling import network_context, pad_to_multiple, tiled_apply
+from .tiling import choose_tile, network_context, pad_to_multiple, tile_memory_budget, tiled_apply
 from ..guards.validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
 
 TILE_ENV = "RESTORERS_TILE"
@@ -78,11 +78,15 @@ def face_batch_size(device: torch.device) -> int:
     return FACE_BATCH.get(device.type, 1)
 
 
-def _tile_size(height: int, width: int, tile: int | None) -> int:
+def _tile_size(height: int, width: int, tile: int | None, spec: ModelSpec | None = None, context: int = 0) -> int:
+    """The tile side: the caller's, else $RESTORERS_TILE, else from the spec's measured memory per pixel and
+    $RESTORERS_TILE_MEMORY_MB (tiling.choose_tile), else the fixed pixel-count rule for unmeasured networks."""
     if tile is not None:
         return tile
     if os.environ.get(TILE_ENV):
         return int(os.environ[TILE_ENV])
+    if spec is not None and spec.tile_bytes_per_pixel > 0:
+        return choose_tile(height, width, spec.tile_bytes_per_pixel, tile_memory_budget(), TILE_OVERLAP, context)
     return 0 if height * width <= UNTILED_MAX_PIXELS else DEFAULT_TILE
 
 
@@ -206,7 +210,9 @@ class SRRestorer(Restorer):
         x, _, _ = pad_to_multiple(x, multiple)
         x = x.contiguous(memory_format=torch.channels_last)
         with inference(self.device, self.precision):
-            y = tiled_apply(net, x, scale, _tile_size(height, width, tile), TILE_OVERLAP, multiple, network_context(net))
+            context = network_context(net)
+            tile_side = _tile_size(height, width, tile, self.spec, context)
+            y = tiled_apply(net, x, scale, tile_side, TILE_OVERLAP, multiple, context)
         out = images.from_tensor(y[:, :, : height * scale, : width * scale])[0]
         if outscale is not None and outscale != scale:
             out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")

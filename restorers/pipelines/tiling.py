@@ -12,6 +12,7 @@ Pure functions: no state is kept between calls.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterator
 
 import torch
@@ -20,6 +21,41 @@ import torch.nn.functional as F
 from ..guards import cancel
 
 TileFn = Callable[[torch.Tensor], torch.Tensor]
+
+TILE_MEMORY_ENV = "RESTORERS_TILE_MEMORY_MB"
+# Working memory one SR call may take for its activations. A free CPU Space has 16 GB: the cached
+# networks (~1.1 GB), the app (~0.4 GB) and a few requests at once still fit next to 3 GB.
+DEFAULT_TILE_MEMORY_MB = 3072
+MIN_TILE = 64
+TILE_STEP = 32  # tile sides are multiples of this (and of the network's pixel-unshuffle factor)
+
+
+def tile_memory_budget() -> int:
+    """Bytes of activation memory an SR call may use: $RESTORERS_TILE_MEMORY_MB, else the default."""
+    raw = os.environ.get(TILE_MEMORY_ENV, "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_TILE_MEMORY_MB
+    except ValueError:
+        raise ValueError(f"{TILE_MEMORY_ENV} must be a number of megabytes, got '{raw}'") from None
+    if megabytes <= 0:
+        raise ValueError(f"{TILE_MEMORY_ENV} must be positive, got '{raw}'")
+    return int(megabytes * (1 << 20))
+
+
+def choose_tile(height: int, width: int, bytes_per_pixel: int, budget: int, overlap: int = 16, context: int = 0) -> int:
+    """The tile side for an image: 0 (one piece) when the whole image's activations fit ``budget`` bytes, else
+    the largest tile (a multiple of TILE_STEP, at least MIN_TILE) whose window does.
+
+    ``bytes_per_pixel``: the network's peak activation memory per input pixel, measured untiled (the spec's
+    ``tile_bytes_per_pixel``). Larger tiles are faster (fewer windows, less overlap and context recomputed),
+    so the largest that fits is taken. The window is the tile plus the blend band and the context on each side.
+    """
+    if bytes_per_pixel <= 0 or height * width * bytes_per_pixel <= budget:
+        return 0
+    margin = 2 * (overlap // 2 + context)
+    side = int((budget / bytes_per_pixel) ** 0.5) - margin
+    tile = max(MIN_TILE, side - side % TILE_STEP)
+    return 0 if tile >= max(height, width) else tile
 
 
 def tile_boxes(height: int, width: int, tile: int) -> Iterator[tuple[int, int, int, int]]:
