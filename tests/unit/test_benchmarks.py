@@ -85,3 +85,14 @@ def test_section_selection():
     assert bench_run.select_sections(bench_run.parse_args(["--only", "animate,models"])) == ["models", "animate"]
     with pytest.raises(SystemExit):
         bench_run.select_sections(bench_run.parse_args(["--only", "nope"]))
+
+
+def test_fastpath_study_runs_each_variant_and_compares_with_fp32():
+    from benchmarks import bench_fastpath
+
+    net = bench_fastpath.build("srvgg", 16)
+    rows = {r["variant"]: r for r in bench_fastpath.measure(net, ["fp32", "bf16w", "int8", "nonsense"], 1)}
+    assert rows["fp32"]["min_s"] > 0 and rows["fp32"]["psnr_db"] is None  # the reference itself
+    assert rows["bf16w"]["psnr_db"] > 30 and rows["int8"]["psnr_db"] > 20
+    assert "unknown variant" in rows["nonsense"]["error"]
+    assert bench_fastpath.count_flops(net) > 2 * 64 * 64 * 9 * 16 * 16 * 30  # 32 convs of 64 channels
