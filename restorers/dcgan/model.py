@@ -27,6 +27,7 @@ from ..analysis.animate import images_to_uint8, interpolation_path, path_length,
 from ..media.layout import contact_sheet, resize_lanczos
 from ..models.archs.dcgan import DCGANDiscriminator, DCGANGenerator, generator_config
 from ..guards.limits import MAX_GENERATOR_PARAMS_ENV, max_generator_params
+from ..guards.pickle_scan import NotAPickleError, PickleRefused, check_torch_file
 
 FORMAT = "restorers-dcgan"
 FORMAT_VERSION = 1
@@ -160,6 +161,12 @@ def load_checkpoint(path: str | Path) -> DCGANModel:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path.name}: no such checkpoint file")
+    try:  # judged before unpickling: zip directory, declared sizes, pickle opcodes (guards.pickle_scan)
+        check_torch_file(path, name=path.name)
+    except PickleRefused as exc:
+        raise CheckpointError(str(exc)) from None
+    except NotAPickleError:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint (.pt/.pth saved with torch.save)") from None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decoding failure means the same to the user

@@ -224,8 +224,11 @@ MAX_GENERATOR_RESOLUTION_ENV = "RESTORERS_MAX_GENERATOR_RESOLUTION"
 DEFAULT_MAX_GENERATOR_RESOLUTION = 1024
 MAX_GENERATOR_PARAMS_ENV = "RESTORERS_MAX_GENERATOR_PARAMS"  # parameters + buffers of the built generator
 DEFAULT_MAX_GENERATOR_PARAMS = 100_000_000
-MAX_PICKLE_OPS_ENV = "RESTORERS_MAX_PICKLE_OPS"  # opcodes in one network pickle (FFHQ's has about 60 k)
-DEFAULT_MAX_PICKLE_OPS = 2_000_000
+# Opcodes in one pickle: a network pickle (FFHQ's has about 60 k) or a checkpoint's data.pkl (RRDBNet x4plus:
+# 24 k), walked before unpickling (guards/pickle_scan.py). Under the cap a flood of empty sets costs at most
+# ~65 MB while it is refused; 2 M (the old default) let 1.99 M of them cost +470 MB.
+MAX_PICKLE_OPS_ENV = "RESTORERS_MAX_PICKLE_OPS"
+DEFAULT_MAX_PICKLE_OPS = 300_000
 
 
 def max_generator_resolution() -> int:
@@ -252,6 +255,15 @@ MAX_CHECKPOINT_MB_ENV = "RESTORERS_MAX_CHECKPOINT_MB"
 DEFAULT_MAX_CHECKPOINT_MB = 600
 MAX_CHECKPOINT_PARAMS_ENV = "RESTORERS_MAX_CHECKPOINT_PARAMS"
 DEFAULT_MAX_CHECKPOINT_PARAMS = 150_000_000
+# Tensors (storages) in one checkpoint, counted from the zip directory and the pickle before torch.load:
+# the published models have 101 (general-x4v3) to 702 (RRDBNet x4plus); a file with 60,000 is a depth bomb,
+# and torch.load takes about 1 s per 1,500 tensors on the benchmark CPU, so the cap also bounds that time.
+MAX_CHECKPOINT_TENSORS_ENV = "RESTORERS_MAX_CHECKPOINT_TENSORS"
+DEFAULT_MAX_CHECKPOINT_TENSORS = 4096
+# The object pickle inside a torch zip (data.pkl): RRDBNet x4plus's is 79 KB. Checked as declared, before
+# a byte of it is inflated.
+MAX_CHECKPOINT_PICKLE_MB_ENV = "RESTORERS_MAX_CHECKPOINT_PICKLE_MB"
+DEFAULT_MAX_CHECKPOINT_PICKLE_MB = 16
 
 
 def max_checkpoint_bytes() -> int:
@@ -260,3 +272,23 @@ def max_checkpoint_bytes() -> int:
 
 def max_checkpoint_params() -> int:
     return int_setting(MAX_CHECKPOINT_PARAMS_ENV, DEFAULT_MAX_CHECKPOINT_PARAMS)
+
+
+def max_checkpoint_tensors() -> int:
+    return int_setting(MAX_CHECKPOINT_TENSORS_ENV, DEFAULT_MAX_CHECKPOINT_TENSORS)
+
+
+def max_checkpoint_pickle_bytes() -> int:
+    return _megabytes(MAX_CHECKPOINT_PICKLE_MB_ENV, DEFAULT_MAX_CHECKPOINT_PICKLE_MB)
+
+
+# Depth and width of the network a checkpoint describes, per architecture: a small file can describe
+# 30,000 thin SRVGG convs or 5,000 RRDB blocks, within the parameter limit yet minutes per image. Each
+# bound is a few times the largest published model's value (in the comment), checked before building.
+CHECKPOINT_ARCH_BOUNDS: dict[str, dict[str, int]] = {
+    "rrdbnet": {"num_block": 64, "num_feat": 256, "num_grow_ch": 256},  # x4plus: 23 blocks, 64, 32
+    "srvgg": {"num_conv": 128, "num_feat": 256, "upscale": 8},  # general-x4v3: 32 convs, 64, x4
+    "gpen": {"size": 2048, "n_mlp": 16, "style_dim": 1024, "channel_multiplier": 4, "narrow": 2},  # 512/1024, 8, 512, 2, 1
+    "gfpgan": {"out_size": 1024, "num_mlp": 16, "num_style_feat": 1024, "channel_multiplier": 4, "narrow": 2},
+    "codeformer": {"n_layers": 32, "dim_embd": 2048, "codebook_size": 8192, "latent_size": 1024},  # 9, 512, 1024, 256
+}

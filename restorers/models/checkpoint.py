@@ -60,10 +60,22 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         checkpoint = read_checkpoint(path)
         state = unwrap_state_dict(checkpoint, STATE_KEYS)
+    except limits.LimitError as exc:  # refused before unpickling (guards.pickle_scan): its own words
+        raise CheckpointError(str(exc)) from None
     except WeightsCorruptError as exc:
         reason = str(exc).split(" is not a readable checkpoint ", 1)[-1]
         raise CheckpointError(f"'{path.name}' is not a readable PyTorch checkpoint {reason}".rstrip()) from None
     return state
+
+
+def check_arch_bounds(arch: str, config: dict[str, Any], source: str = "checkpoint") -> None:
+    """Refuse a depth or width past limits.CHECKPOINT_ARCH_BOUNDS before anything is built: a thin network
+    can pass the parameter limit and still take minutes per image through thousands of layers."""
+    for key, bound in limits.CHECKPOINT_ARCH_BOUNDS.get(arch, {}).items():
+        value = config.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > bound:
+            raise CheckpointError(f"{source}: describes a {ARCH_TITLES[arch]} with {key} = {value:g}; at most {bound} "
+                                  f"is accepted here (the published models use far less)")
 
 
 def inspect_state_dict(state: dict[str, torch.Tensor], source: str = "checkpoint") -> tuple[str, dict[str, Any], dict]:
@@ -72,6 +84,7 @@ def inspect_state_dict(state: dict[str, torch.Tensor], source: str = "checkpoint
         arch, config, state = detect(state)
     except UnrecognisedCheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
+    check_arch_bounds(arch, config, source)
     # Count the described network on the meta device first: shapes in a small file can describe a huge one.
     try:
         with torch.device("meta"):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal
 
 from ..guards.limits import setting
+from ..guards.pickle_scan import NotAPickleError, check_torch_file
 
 WEIGHTS_DIR_ENV = "RESTORERS_WEIGHTS_DIR"
 # How long an unreachable Hub is remembered before the next download attempt probes it again, and how
@@ -482,7 +483,15 @@ def _fetch(weights: WeightsFile, progress: ProgressCallback | None) -> Path:
 
 
 def read_checkpoint(path: Path) -> object:
-    """Deserialise a checkpoint without running code stored in it."""
+    """Deserialise a checkpoint without running code stored in it, nor building more than its limits allow.
+
+    A .pth/.pt is first judged without unpickling (guards.pickle_scan: zip directory, declared sizes and
+    ratios, pickle opcodes, tensor count); a file past a limit raises LimitError with its own message."""
+    if path.suffix.lower() != ".safetensors":
+        try:
+            check_torch_file(path, name=f"'{path.name}'")
+        except NotAPickleError as exc:
+            raise WeightsCorruptError(f"{path} is not a readable checkpoint ({exc})") from None
     try:
         if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file

@@ -20,10 +20,10 @@ import hashlib
 import inspect
 import io
 import math
+import mmap
 import numbers
 import os
 import pickle
-import pickletools
 import zipfile
 from struct import error as struct_error
 from dataclasses import dataclass, field
@@ -34,12 +34,12 @@ import numpy as np
 import torch
 
 from .archs.stylegan2_ada import Generator
+from ..guards.pickle_scan import NotAPickleError, PickleRefused, check_legacy_stream, check_torch_file, scan
 from ..guards.limits import (
     MAX_GENERATOR_PARAMS_ENV,
     MAX_GENERATOR_RESOLUTION_ENV,
     max_generator_params,
     max_generator_resolution,
-    max_pickle_ops,
     max_upload_bytes,
 )
 
@@ -89,6 +89,12 @@ def _load_storage(data: Any) -> Any:
     """torch.storage._load_from_bytes, made safe: the bytes are a legacy torch.save stream."""
     if not isinstance(data, (bytes, bytearray)):
         raise UnsafePickleError("tensor storage payload is not bytes")
+    try:  # the payload is itself a pickle stream: walked and bounded like the file around it
+        check_legacy_stream(data, "a tensor storage in the pickle")
+    except PickleRefused as exc:
+        raise UnsafePickleError(str(exc)) from None
+    except NotAPickleError:
+        raise UnsafePickleError("a tensor storage in the pickle is damaged (not a torch storage stream)") from None
     try:
         storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -222,34 +228,21 @@ class _BoundedReader:
         return self._fh.readline(min(self._left(), 1 << 16) if limit < 0 else min(limit, 1 << 16))
 
 
-_MAX_MARK_DEPTH = 64  # nested MARKs (tuples/lists/dicts being built); NVIDIA's pickles use fewer than 10
-
-
-def _prescan(reader: _BoundedReader) -> None:
-    """Walk the opcodes without building anything: count them, the memo lookups and the nesting depth.
-
-    pickletools.genops only decodes opcodes and their arguments; no object is created and no code runs.
-    """
-    limit = max_pickle_ops()
-    ops = gets = depth = 0
-    try:
-        for opcode, _arg, _pos in pickletools.genops(reader):
-            ops += 1
-            if opcode.name == "MARK":
-                depth += 1
-                if depth > _MAX_MARK_DEPTH:
-                    raise UnsafePickleError(f"the pickle nests containers more than {_MAX_MARK_DEPTH} deep")
-            elif pickletools.markobject in opcode.stack_before:
-                depth -= 1
-            elif opcode.name in {"GET", "BINGET", "LONG_BINGET"}:
-                gets += 1
-            if ops > limit or gets > limit // 2:
-                raise UnsafePickleError(f"the pickle declares more than {limit} objects or references "
-                                        "(a network pickle has far fewer)")
-    except UnsafePickleError:
-        raise
-    except Exception:  # noqa: BLE001 - pickletools' own errors on a damaged or non-pickle file
-        raise ValueError("not a StyleGAN2-ADA network pickle (the file is damaged or in another format)") from None
+def _prescan(path: str | os.PathLike[str]) -> None:
+    """Walk the opcodes without building anything (guards.pickle_scan): count them and the nesting depth,
+    and refuse lengths the file does not hold."""
+    with open(path, "rb") as fh:
+        try:
+            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            raise ValueError("not a StyleGAN2-ADA network pickle (the file is empty)") from None
+        with view:
+            try:
+                scan(view, what="the pickle")
+            except PickleRefused as exc:
+                raise UnsafePickleError(str(exc)) from None
+            except NotAPickleError:
+                raise ValueError("not a StyleGAN2-ADA network pickle (the file is damaged or in another format)") from None
 
 
 def read_network_pickle(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -260,10 +253,9 @@ def read_network_pickle(path: str | os.PathLike[str]) -> dict[str, Any]:
     size = os.path.getsize(path)
     if size > max_upload_bytes():
         raise ValueError(f"the network pickle is {size / 2**20:.0f} MB; at most {max_upload_bytes() / 2**20:.0f} MB are read")
+    _prescan(path)
     with open(path, "rb") as fh:
         reader = _BoundedReader(fh, size)
-        _prescan(reader)
-        fh.seek(0)
         try:
             data = _RestrictedUnpickler(reader).load()
         except (UnsafePickleError, MemoryError):
@@ -486,6 +478,12 @@ def _load_state_dict_file(path: str | os.PathLike[str]) -> Generator:
     size = os.path.getsize(path)
     if size > max_upload_bytes():
         raise ValueError(f"the generator file is {size / 2**20:.0f} MB; at most {max_upload_bytes() / 2**20:.0f} MB are read")
+    try:
+        check_torch_file(path, name="the generator file")
+    except PickleRefused as exc:
+        raise UnsafePickleError(str(exc)) from None
+    except NotAPickleError:
+        raise ValueError("not a generator file PyTorch can read (the file is damaged or in another format)") from None
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
