@@ -43,6 +43,22 @@ def max_pixels() -> int:
     return int_setting(MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS)
 
 
+# Input images: each side and the aspect ratio, besides the pixel count. A 1x16777216 PNG (65 KB) is within
+# the pixel limit yet cost +670 MB downstream (every row or column becomes its own buffer).
+MAX_SIDE_ENV = "RESTORERS_MAX_SIDE"
+DEFAULT_MAX_SIDE = 16384
+MAX_ASPECT_ENV = "RESTORERS_MAX_ASPECT"
+DEFAULT_MAX_ASPECT = 64.0  # longer side / shorter side; a phone panorama is about 10
+
+
+def max_side() -> int:
+    return int_setting(MAX_SIDE_ENV, DEFAULT_MAX_SIDE)
+
+
+def max_aspect() -> float:
+    return setting(MAX_ASPECT_ENV, DEFAULT_MAX_ASPECT)
+
+
 # Output images: pixels of one restored image. Without it a 4096x4096 input at x4 asks for a
 # 16384x16384 (268 MP, ~800 MB as uint8) result, which no 16 GB Space survives.
 MAX_OUTPUT_PIXELS_ENV = "RESTORERS_MAX_OUTPUT_PIXELS"

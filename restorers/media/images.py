@@ -16,10 +16,21 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..guards.limits import DEFAULT_MAX_PIXELS, MAX_IMAGE_FILE_MB_ENV, MAX_PIXELS_ENV, max_image_file_bytes, max_pixels  # noqa: F401
+from ..guards.limits import (DEFAULT_MAX_PIXELS, MAX_ASPECT_ENV, MAX_IMAGE_FILE_MB_ENV, MAX_PIXELS_ENV,  # noqa: F401
+                             MAX_SIDE_ENV, max_aspect, max_image_file_bytes, max_pixels, max_side)
 
 # Pillow's own bomb guard, set high: our limit below gives the clearer message.
 Image.MAX_IMAGE_PIXELS = 20000 * 20000
+# The formats decoded here (what IMAGE_SUFFIXES name; Pillow's JPEG opener also gives phones' MPO files). Any
+# other plugin stays unused: an ICO's directory can say 256x256 while its embedded PNG is 20000x20000, and
+# nothing here needs icons, PSDs or the rest. Multi-frame formats (GIF, TIFF, MPO, WebP, APNG) decode
+# only their first frame, whose own size is what check_size sees.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
+ACCEPTED_NAMES = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+# Formats recognised only to name them in the refusal (first bytes -> name).
+_OTHER_FORMATS = ((b"\x00\x00\x01\x00", "an ICO icon"), (b"\x00\x00\x02\x00", "a CUR cursor"), (b"icns", "an ICNS icon"),
+                  (b"8BPS", "a Photoshop PSD"), (b"\x01\xda", "an SGI image"), (b"DDS ", "a DDS texture"),
+                  (b"%PDF", "a PDF"), (b"PK\x03\x04", "a zip archive"))
 
 
 class ImageError(ValueError):
@@ -47,12 +58,44 @@ class LoadedImage:
 
 
 def check_size(width: int, height: int, limit: int | None = None) -> None:
+    """Refuse an image past the pixel limit (``limit``, default $RESTORERS_MAX_PIXELS), the side limit or the
+    aspect-ratio limit, from its declared size (before its pixels are decoded)."""
     limit = max_pixels() if limit is None else limit
     if width * height > limit:
         raise ImageTooLargeError(
             f"image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is {limit / 1e6:.1f} MP. "
             f"Resize it first, or raise ${MAX_PIXELS_ENV}."
         )
+    side = max_side()
+    if side and max(width, height) > side:
+        raise ImageTooLargeError(f"image is {width}x{height}; each side may have at most {side} pixels. "
+                                 f"Resize it first, or raise ${MAX_SIDE_ENV}.")
+    aspect = max_aspect()
+    if aspect and max(width, height) > aspect * max(min(width, height), 1):
+        raise ImageTooLargeError(f"image is {width}x{height}, {max(width, height) / max(min(width, height), 1):.0f} "
+                                 f"times longer than wide; at most {aspect:g}:1 is accepted. Crop it first, or "
+                                 f"raise ${MAX_ASPECT_ENV}.")
+
+
+def _other_format(data: bytes) -> str:
+    return next((name for magic, name in _OTHER_FORMATS if data.startswith(magic)), "")
+
+
+def open_header(source: str | Path | BinaryIO) -> Image.Image:
+    """Pillow's lazy open (header only, no pixels) restricted to ACCEPTED_FORMATS: the one place that
+    decides whether bytes are an image here, for the reader and for the cost estimate alike."""
+    with warnings.catch_warnings():  # our own check gives the clearer message
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(source, formats=ACCEPTED_FORMATS)
+
+
+def header_size(source: str | Path | BinaryIO) -> tuple[int, int] | None:
+    """(width, height) an image's header declares, or None when it is not an accepted image."""
+    try:
+        with open_header(source) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - not an image (the reader says why)
+        return None
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
@@ -121,9 +164,7 @@ def _decode(data: bytes, name: str, limit: int | None) -> Image.Image:
     if not data:
         raise ImageError(f"{name}: not a readable image (the file is empty)")
     try:
-        with warnings.catch_warnings():  # our own check below gives the clearer message
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+        img = open_header(io.BytesIO(data))
         check_size(img.width, img.height, limit)
         img.load()
     except ImageTooLargeError as exc:
@@ -131,6 +172,10 @@ def _decode(data: bytes, name: str, limit: int | None) -> Image.Image:
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"{name}: the image declares more pixels than the limit allows") from None
     except UnidentifiedImageError:
+        other = _other_format(data)
+        if other:
+            raise ImageError(f"{name}: not a readable image (it is {other}, a format not accepted here; use "
+                             f"{ACCEPTED_NAMES})") from None
         raise ImageError(f"{name}: not a readable image (not an image format we can decode)") from None
     except MemoryError:
         raise ImageTooLargeError(f"{name}: not enough memory to decode this image") from None
