@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ..media import images
-from ..guards import limits
+from ..media.uploads import UploadError, is_zip_upload, open_upload_zip
+from ..guards import cancel, limits
 from ..models.hub import WeightsError, WeightsFile, fetch
 from ..guards.limits import LimitError
 
@@ -67,6 +68,12 @@ def _decode(data: bytes | str | Path, size: int) -> np.ndarray:
     return square(images.load_image(data).rgb, size)
 
 
+def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The entries read as training images, in name order: files, without macOS forks and hidden files."""
+    return sorted((i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+                   and not Path(i.filename).name.startswith(".")), key=lambda i: i.filename)
+
+
 def _zip_members(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     """(name, bytes, None) for each usable member, or (name, None, reason) for a skipped one.
 
@@ -75,12 +82,14 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
     """
     max_members, max_bytes = limits.max_dcgan_zip_members(), limits.max_dcgan_zip_total_bytes()
     per_member, ratio = limits.max_image_file_bytes(), limits.max_zip_ratio()
-    try:
-        archive = zipfile.ZipFile(path)
+    try:  # counted from its end record, overlapping entries refused, before the directory is parsed
+        archive = open_upload_zip(path, path.name, max_members, limits.MAX_DCGAN_ZIP_MEMBERS_ENV)
+    except UploadError as exc:
+        raise LimitError(str(exc)) from None
     except (zipfile.BadZipFile, OSError) as exc:
         raise DatasetError(f"{path.name}: not a valid zip file") from exc
     with archive:
-        infos = [i for i in archive.infolist() if not i.is_dir()]
+        infos = _members(archive)
         if len(infos) > max_members:
             raise LimitError(f"{path.name} holds {len(infos)} files; the limit is {max_members} "
                              f"(${limits.MAX_DCGAN_ZIP_MEMBERS_ENV})")
@@ -88,11 +97,8 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
         if declared > max_bytes:
             raise LimitError(f"{path.name} unpacks to {declared / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB "
                              f"(${limits.MAX_DCGAN_ZIP_TOTAL_MB_ENV})")
-        for info in sorted(infos, key=lambda i: i.filename):
+        for info in infos:
             name = info.filename
-            base = Path(name).name
-            if name.startswith("__MACOSX/") or base.startswith("."):
-                continue  # macOS resource forks and hidden files: not the user's images
             if info.file_size > per_member:
                 yield name, None, f"larger than {per_member // 2**20} MB"
                 continue
@@ -119,7 +125,7 @@ def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes | Path | N
             for child in sorted(path.rglob("*")):
                 if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
                     yield str(child.relative_to(path)), child, None
-        elif path.suffix.lower() == ".zip" or (path.is_file() and zipfile.is_zipfile(path)):
+        elif path.suffix.lower() == ".zip" or (path.is_file() and is_zip_upload(path)):
             for name, data, reason in _zip_members(path):
                 yield f"{path.name}:{name}", data, reason
         elif path.is_file():
@@ -135,6 +141,7 @@ def _collect(items: Iterable[tuple[str, bytes | Path | None, str | None]], size:
     notes: list[str] = []
     skipped: list[str] = []
     for name, data, reason in items:
+        cancel.check()  # the request's time limit, Stop and a gone client end loading between images
         if len(found) >= limit:
             notes.append(f"stopped at {limit} images (${limits.MAX_DCGAN_IMAGES_ENV})")
             break
@@ -152,6 +159,26 @@ def _collect(items: Iterable[tuple[str, bytes | Path | None, str | None]], size:
         detail = f" ({notes[0]})" if notes else ""
         raise DatasetError(f"no usable images in {source}{detail}; give image files, a folder or a zip of images")
     return ImageSet(np.stack(found), source, notes)
+
+
+def count_images(paths: Sequence[str | Path]) -> int:
+    """How many items load_images would decode (for the cost estimate): every zip member it reads, every
+    image file in a folder, every other file; nothing is decoded. A zip it would refuse counts 0."""
+    count = 0
+    for raw in paths or []:
+        path = Path(raw)
+        if path.is_dir():
+            count += sum(1 for c in path.rglob("*") if c.is_file() and c.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.suffix.lower() == ".zip" or (path.is_file() and is_zip_upload(path)):
+            try:
+                with open_upload_zip(path, path.name, limits.max_dcgan_zip_members(),
+                                     limits.MAX_DCGAN_ZIP_MEMBERS_ENV) as archive:
+                    count += len(_members(archive))
+            except (UploadError, zipfile.BadZipFile, OSError):
+                continue
+        elif path.is_file():
+            count += 1
+    return count
 
 
 def load_images(paths: Sequence[str | Path], size: int, limit: int | None = None) -> ImageSet:

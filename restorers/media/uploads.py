@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import images
+from ..guards.zip_scan import ZipRefused, is_zip, open_zip
 from ..guards.limits import (
     MAX_UPLOAD_MB_ENV,
     MAX_ZIP_MEMBERS_ENV,
@@ -80,6 +81,23 @@ def check_upload_size(path: str | Path) -> None:
                          f"{limit / 2**20:.0f} MB here (raise ${MAX_UPLOAD_MB_ENV} to allow more)")
 
 
+def is_zip_upload(path: str | Path) -> bool:
+    """Whether an upload is read as a zip: the one test the reader and the cost estimate share. A zip
+    renamed .png, or a PNG with a zip appended, is a zip here (zipfile would open it as one)."""
+    return is_zip(path)
+
+
+def open_upload_zip(path: str | Path, label: str | None = None, max_entries: int | None = None,
+                    setting_hint: str = MAX_ZIP_MEMBERS_ENV) -> zipfile.ZipFile:
+    """The upload as a ZipFile once its end record allows it (entry count, no overlapping entries);
+    raises UploadError for a refused zip, zipfile.BadZipFile for a damaged one."""
+    try:
+        return open_zip(path, max_zip_members() if max_entries is None else max_entries, label or Path(path).name,
+                        setting_hint)
+    except ZipRefused as exc:
+        raise UploadError(str(exc)) from None
+
+
 def _wanted(info: zipfile.ZipInfo) -> bool:
     name = PurePosixPath(info.filename)
     return (not info.is_dir() and not info.filename.startswith("__MACOSX") and not name.name.startswith(".")
@@ -140,9 +158,9 @@ def read_batch(paths: Sequence[str | Path], max_images: int) -> Batch:
             skipped.append(f"{label}: no such file; skipped")
             continue
         check_upload_size(path)
-        if zipfile.is_zipfile(path):
+        if is_zip_upload(path):
             try:
-                with zipfile.ZipFile(path) as archive:
+                with open_upload_zip(path, label) as archive:
                     for info in zip_members(archive, label, max_images - len(found)):
                         shown = PurePosixPath(info.filename).name
                         try:
@@ -162,3 +180,33 @@ def read_batch(paths: Sequence[str | Path], max_images: int) -> Batch:
             skipped.append(f"{exc}; skipped")
     names = unique_names(name for name, _ in found)
     return Batch([(name, rgb) for name, (_, rgb) in zip(names, found)], skipped)
+
+
+def batch_sizes(paths: Sequence[str | Path]) -> list[tuple[int, int]]:
+    """(width, height) of every image read_batch would decode, from headers only (for the cost estimate).
+
+    The same walk as read_batch: the same zip test (is_zip_upload), the same member filter, every image
+    member whatever its position. A zip the reader would refuse contributes nothing (the reader says why)."""
+    sizes: list[tuple[int, int]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            continue
+        if is_zip_upload(path):
+            try:
+                with open_upload_zip(path) as archive:
+                    for info in sorted((i for i in archive.infolist() if _wanted(i)), key=lambda i: i.filename):
+                        if info.file_size > max_image_file_bytes():
+                            continue
+                        try:
+                            with archive.open(info) as member:
+                                size = images.header_size(member)
+                        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+                            continue  # encrypted or damaged: the reader skips it too
+                        if size:
+                            sizes.append(size)
+            except (UploadError, zipfile.BadZipFile, OSError, EOFError):
+                continue
+        elif (size := images.header_size(path)) is not None:
+            sizes.append(size)
+    return sizes
