@@ -5,17 +5,14 @@ decoded here); an input that cannot be read costs nothing here and is reported b
 from __future__ import annotations
 
 import functools
-import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from PIL import Image
-
+from restorers import media
 from restorers.analysis import budget
 from restorers.models import cpu_supports_bf16, pick_device, resolve_precision
 
 FALLBACK_SIZE = (512, 512)
-MAX_MEMBERS = 64  # a zip is sized from at most this many members (the handler refuses more images anyway)
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,42 +23,18 @@ def factor() -> float:
         device.type != "cpu" or cpu_supports_bf16()))
 
 
-def _header_size(source: Any) -> tuple[int, int] | None:
-    try:
-        with Image.open(source) as image:  # lazy: reads the header, not the pixels
-            return image.size
-    except Exception:  # noqa: BLE001 - not an image: the handler says so
-        return None
-
-
 def image_size(path: str | None) -> tuple[int, int] | None:
-    return _header_size(path) if path else None
+    return media.header_size(path) if path else None
 
 
 def upload_sizes(files: Sequence[str] | str | None) -> list[tuple[int, int]]:
-    """Sizes of the images among the uploads; a .zip contributes its members' header sizes."""
+    """Sizes of every image the batch reader would decode (restorers.media.batch_sizes: the same zip test,
+    the same member filter, headers only)."""
     if not files:
         return []
     if isinstance(files, (str, Path)):
         files = [str(files)]
-    sizes: list[tuple[int, int]] = []
-    for path in files:
-        path = str(getattr(path, "name", path))
-        if path.lower().endswith(".zip"):
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    for info in archive.infolist()[:MAX_MEMBERS]:
-                        if info.is_dir():
-                            continue
-                        with archive.open(info) as member:
-                            size = _header_size(member)
-                        if size:
-                            sizes.append(size)
-            except (zipfile.BadZipFile, OSError):
-                continue
-        elif (size := _header_size(path)) is not None:
-            sizes.append(size)
-    return sizes
+    return media.batch_sizes([str(getattr(path, "name", path)) for path in files])
 
 
 def _number(value: Any, default: float) -> float:
@@ -89,12 +62,29 @@ def restore(image: str | None, models: Sequence[str] | None, outscale: float = 2
             blend: Any = 1.0, fidelity: Any = None, checkpoint: Any = None, mask: Any = None, *_: Any,
             **__: Any) -> budget.Estimate:
     size = image_size(image)
-    if size is None or not models:
+    models = [m for m in models or [] if isinstance(m, str)]
+    own = _file_bytes(checkpoint)
+    if size is None or not (models or own is not None):
         return budget.Estimate()
-    models = [m for m in models if isinstance(m, str)]
-    return budget.restore_cost(size, models, _number(outscale, 2.0), mode=mode, background=background,
-                               faces=1 if only_center_face is True else None, factor=factor(),
-                               passes=sweep_passes(models, fidelity), mask=mask if mask in ("parse", "square") else None)
+    faces = 1 if only_center_face is True else None
+    estimate = budget.restore_cost(size, models, _number(outscale, 2.0), mode=mode, background=background,
+                                   faces=faces, passes=sweep_passes(models, fidelity),
+                                   mask=mask if mask in ("parse", "square") else None)
+    if own is not None:  # your checkpoint: one more column, costed from its file size
+        estimate = estimate + budget.own_checkpoint_cost(own, size[0], size[1], _number(outscale, 2.0), mode=mode,
+                                                         background=background, faces=faces)
+    return estimate.scaled(factor())
+
+
+def _file_bytes(path: Any) -> int | None:
+    """The size of an uploaded file, or None when there is none."""
+    path = getattr(path, "name", path)
+    if not isinstance(path, (str, Path)) or not str(path):
+        return None
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
 
 
 def evaluate(files: Any, spec: str, seed: Any = 0, models: Sequence[str] | None = None,

@@ -23,7 +23,7 @@ from restorers.dcgan import CheckpointError, generate, latent_walk, load_checkpo
 from restorers.dcgan import EXAMPLE_DEFAULTS as E
 from restorers.dcgan import STUDY_DEFAULTS as D
 from restorers.dcgan import TrainConfig
-from restorers.dcgan import HUB_DATASETS, DatasetError, example_dataset, load_hub_dataset, load_images
+from restorers.dcgan import HUB_DATASETS, DatasetError, count_images, example_dataset, load_hub_dataset, load_images
 from restorers.analysis import MAX_FRAMES, parse_seeds
 from restorers.media import write_gif, write_mp4
 
@@ -75,7 +75,10 @@ def stop_training(token: str | None) -> str:
 
 def train_cost(source: str, files: Any, hub_name: str, size: Any, epochs: Any, *_: Any, **__: Any) -> budget.Estimate:
     try:
-        count = {"upload": len(costs.upload_sizes(files)), "hub": HUB_IMAGES.get(hub_name, 8189)}.get(source, EXAMPLE_IMAGES)
+        if source == "upload":  # every member the loader would decode, not a sample of them
+            count = count_images([str(getattr(f, "name", f)) for f in ([files] if isinstance(files, str) else files or [])])
+        else:
+            count = HUB_IMAGES.get(hub_name, 8189) if source == "hub" else EXAMPLE_IMAGES
         pixels = (float(size) / 32) ** 2
         seconds = count * float(epochs) * TRAIN_S_PER_IMAGE_32 * pixels
     except (TypeError, ValueError):

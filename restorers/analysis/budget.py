@@ -170,6 +170,26 @@ def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mod
     return Estimate()
 
 
+# Your own checkpoint: its architecture is not known before it is read, so it is costed from its file size
+# as the dearer of an SR network and a face network. The SR rate is per input megapixel and per million
+# parameters (RRDBNet x4plus: 215 s/MP for 16.7 M, general-x4v3: 13 s/MP for 1.2 M: about 11-13), with
+# the parameters taken as file bytes / 2 (fp16, the pessimistic reading).
+OWN_SR_S_PER_MP_PER_MPARAM = 13.0
+
+
+def own_checkpoint_cost(file_bytes: int, width: int, height: int, outscale: float = 2.0, *, mode: str = "whole",
+                        background: str | None = "lanczos", faces: int | None = None) -> Estimate:
+    """A user's checkpoint on one ``width`` x ``height`` image: the larger of its SR and face readings."""
+    params_m = max(file_bytes, 0) / 2 / 1e6
+    sr = MODEL_LOAD_S + OWN_SR_S_PER_MP_PER_MPARAM * params_m * _mp(width, height) \
+        + SR_OUT_S_PER_MP * _mp(width * 4, height * 4)
+    count = 1 if mode != "whole" else assumed_faces(faces)
+    face = MODEL_LOAD_S + DETECT_S + FACE_DEFAULT_S * count
+    if mode == "whole" and background and background != "none":
+        face += model_cost(background, width, height, outscale).seconds
+    return part("your checkpoint", max(sr, face))
+
+
 def degraded_size(spec: str, width: int, height: int) -> tuple[int, int]:
     """The size a degradation spec leaves (downscale and the Real-ESRGAN chain shrink the image)."""
     from .degrade import parse_degradation

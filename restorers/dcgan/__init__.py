@@ -12,6 +12,6 @@ from .._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "EXAMPLE_DEFAULTS": "config", "STUDY_DEFAULTS": "config", "TrainConfig": "config", "PRECISIONS": "config",
     "HUB_DATASETS": "data", "DatasetError": "data", "example_dataset": "data", "load_hub_dataset": "data",
-    "load_images": "data",
+    "load_images": "data", "count_images": "data",
     "train": "training",
 }, legacy="model")

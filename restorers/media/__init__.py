@@ -14,5 +14,6 @@ __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "save_png": "images",
     "MediaError": "video_io", "write_gif": "video_io", "write_mp4": "video_io", "probe": "video_io",
     "contact_sheet": "layout", "frame_strip": "layout",
-    "read_batch": "uploads", "unique_labels": "uploads",
+    "read_batch": "uploads", "unique_labels": "uploads", "batch_sizes": "uploads", "is_zip_upload": "uploads",
+    "header_size": "images",
 }, legacy="video_io")

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from ..guards.limits import MAX_FPS, MIN_FPS
+from ..guards.limits import MAX_FPS, MIN_FPS, max_video_frames
 from .atomic import atomic_output, partial_path, publish
 from ..guards.validate import check_number
 
@@ -173,6 +173,13 @@ def probe(path: str | Path) -> VideoInfo:
         fps = tbr
     if not fps > 0:
         raise MediaError(f"{name}: ffmpeg cannot tell the frame rate of the video")
+    if not duration > 0:
+        # No duration in the container (a raw H.264 stream named .mp4, a browser recording): count the
+        # packets, up to one past the frame limit, so the budget and the limits see the real length.
+        packets = _count_packets(str(path), max_video_frames() + 1)
+        if not packets:
+            raise MediaError(f"{name}: ffmpeg cannot tell how long the video is (no duration, no frames found)")
+        duration = packets / fps
     rotation = 0
     turned = re.search(r"rotation of (-?[\d.]+) degrees", text)
     if turned:
@@ -187,10 +194,15 @@ def probe(path: str | Path) -> VideoInfo:
     )
 
 
-def _count_packets(path: str) -> int:
-    """Video packets (= frames) in a file, by stream copy to nowhere: fast, nothing is decoded."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
-                          capture_output=True, text=True, errors="replace", timeout=600)
+def _count_packets(path: str, cap: int | None = None) -> int:
+    """Video packets (= frames) in a file, by stream copy to nowhere: fast, nothing is decoded; at most
+    ``cap`` are counted (ffmpeg stops there)."""
+    limit = ["-frames:v", str(cap)] if cap else []
+    try:
+        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", path, "-map", "0:v:0", "-c", "copy", *limit,
+                               "-f", "null", "-"], capture_output=True, text=True, errors="replace", timeout=120)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"{Path(path).name}: ffmpeg took too long to count its frames") from None
     counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
     return int(counts[-1]) if counts else 0
 
