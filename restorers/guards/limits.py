@@ -273,9 +273,11 @@ MAX_CHECKPOINT_PARAMS_ENV = "RESTORERS_MAX_CHECKPOINT_PARAMS"
 DEFAULT_MAX_CHECKPOINT_PARAMS = 150_000_000
 # Tensors (storages) in one checkpoint, counted from the zip directory and the pickle before torch.load:
 # the published models have 101 (general-x4v3) to 702 (RRDBNet x4plus); a file with 60,000 is a depth bomb,
-# and torch.load takes about 1 s per 1,500 tensors on the benchmark CPU, so the cap also bounds that time.
+# torch.load takes about 1 s per 1,500 tensors on the loaded 2-core machine, so the cap also bounds the time
+# a file that is refused after reading (too deep for its architecture) can cost. A BasicSR training file with
+# both 'params' and 'params_ema' of RRDBNet x4plus has 1,404.
 MAX_CHECKPOINT_TENSORS_ENV = "RESTORERS_MAX_CHECKPOINT_TENSORS"
-DEFAULT_MAX_CHECKPOINT_TENSORS = 4096
+DEFAULT_MAX_CHECKPOINT_TENSORS = 2048
 # The object pickle inside a torch zip (data.pkl): RRDBNet x4plus's is 79 KB. Checked as declared, before
 # a byte of it is inflated.
 MAX_CHECKPOINT_PICKLE_MB_ENV = "RESTORERS_MAX_CHECKPOINT_PICKLE_MB"

@@ -236,10 +236,10 @@ def bomb_files(folder: Path) -> dict[str, tuple[str, str]]:
     put("srvgg_30000.pth", None, "own")
     fast_state_dict_pth(folder / "rrdb_5000.pth", rrdb_shapes(5_000))
     put("rrdb_5000.pth", None, "own")
-    fast_state_dict_pth(folder / "srvgg_1000.pth", srvgg_shapes(1_000))
-    put("srvgg_1000.pth", None, "own")
-    fast_state_dict_pth(folder / "rrdb_65.pth", rrdb_shapes(65))
-    put("rrdb_65.pth", None, "own")
+    fast_state_dict_pth(folder / "srvgg_129.pth", srvgg_shapes(129))
+    put("srvgg_129.pth", None, "own")
+    fast_state_dict_pth(folder / "rrdb_wide.pth", rrdb_shapes(2, feat=320))
+    put("rrdb_wide.pth", None, "own")
     # 8: 1,500 entries that all point at one 1-bit 4096x4096 PNG (and 200, within the upload's entry limit).
     put("overlap.zip", overlapping_zip(1500, png_bytes(4096, 4096, 1, 0)), "dcgan_data")
     put("overlap_200.zip", overlapping_zip(200, png_bytes(4096, 4096, 1, 0)), "batch", "estimate")
@@ -259,10 +259,10 @@ REFUSALS = {
     "onebit.ico": "it is an ICO icon, a format not accepted here",
     "line.png": "image is 1x16777216; each side may have at most 16384 pixels",
     "entries.zip": "lists 200000 entries; at most",
-    "srvgg_30000.pth": "holds more than 4,096 tensors; up to 4,096 are accepted",
-    "rrdb_5000.pth": "holds more than 4,096 tensors; up to 4,096 are accepted",
-    "srvgg_1000.pth": "SRVGGNetCompact with num_conv = 1000; at most 128",
-    "rrdb_65.pth": "RRDBNet with num_block = 65; at most 64",
+    "srvgg_30000.pth": "holds more than 2,048 tensors; up to 2,048 are accepted",
+    "rrdb_5000.pth": "holds more than 2,048 tensors; up to 2,048 are accepted",
+    "srvgg_129.pth": "SRVGGNetCompact with num_conv = 129; at most 128",
+    "rrdb_wide.pth": "RRDBNet with num_feat = 320; at most 256",
     "overlap.zip": "its entries overlap",
     "overlap_200.zip": "its entries overlap",
 }
@@ -358,7 +358,7 @@ _CASE_NAMES = [
     *(f"plain_{op}.pkl as stylegan" for op in FLOOD),
     "rgba.ico as image", "onebit.ico as image", "line.png as image",
     "entries.zip as batch", "entries.zip as dcgan_data", "entries.zip as estimate",
-    "srvgg_30000.pth as own", "rrdb_5000.pth as own", "srvgg_1000.pth as own", "rrdb_65.pth as own",
+    "srvgg_30000.pth as own", "rrdb_5000.pth as own", "srvgg_129.pth as own", "rrdb_wide.pth as own",
     "overlap.zip as dcgan_data", "overlap_200.zip as batch", "overlap_200.zip as estimate",
 ]
 
