@@ -12,10 +12,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 PALETTE = ["#9ca3af", "#4f46e5", "#db2777", "#059669", "#d97706", "#0891b2", "#7c3aed", "#dc2626", "#65a30d"]
-PANEL_W, PANEL_H = 300, 220
-PER_ROW = 3
-MARGIN = 12
-TOP = 34  # clear of the label gradio draws over an image's top-left corner
+PANEL_W, PANEL_H = 340, 260
+PER_ROW = 2  # a 390 px phone shows the chart at ~0.55x: two panels per row keep 16-20 px type above 9 px
+MARGIN = 14
+TOP = 56  # clear of the label gradio draws over an image's top-left corner (also at a phone's ~0.55x)
+FONT_PX = {"small": 18, "normal": 20, "bold": 22}
 
 
 def panel_range(values: list[float]) -> tuple[float, float]:
@@ -48,21 +49,21 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
     metrics = [m for m in metrics if m in summary]
     rows = max(1, math.ceil(len(metrics) / PER_ROW))
     per_row = min(PER_ROW, max(1, len(metrics)))
-    legend_h = TOP + 16 + 20 * math.ceil(len(columns) / 3)
+    legend_h = TOP + 16 + 26 * math.ceil(len(columns) / 2)
     width = per_row * PANEL_W + (per_row + 1) * MARGIN
     height = legend_h + rows * (PANEL_H + MARGIN) + MARGIN
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
-    small, normal, bold = _font(11), _font(13), _font(14)
+    small, normal, bold = (_font(FONT_PX[k]) for k in ("small", "normal", "bold"))
     colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(columns)}
 
     # Legend: full column names once, so the bars need no labels of their own.
-    slot = (width - 2 * MARGIN) // 3
+    slot = (width - 2 * MARGIN) // 2
     for i, column in enumerate(columns):
-        x = MARGIN + (i % 3) * slot
-        y = TOP + MARGIN + (i // 3) * 20
-        draw.rectangle([x, y + 2, x + 12, y + 14], fill=colour[column])
-        draw.text((x + 18, y), column, fill="#111827", font=normal)
+        x = MARGIN + (i % 2) * slot
+        y = TOP + MARGIN + (i // 2) * 26
+        draw.rectangle([x, y + 3, x + 16, y + 19], fill=colour[column])
+        draw.text((x + 22, y), column, fill="#111827", font=normal)
 
     for k, metric in enumerate(metrics):
         left = MARGIN + (k % per_row) * (PANEL_W + MARGIN)
@@ -71,11 +72,11 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
         draw.text((left + 8, top + 6), titles.get(metric, metric), fill="#111827", font=bold)
         values = [summary[metric][c][0] for c in columns if c in summary[metric]]
         low, high = panel_range(values)
-        plot_top, plot_bottom = top + 44, top + PANEL_H - 22
-        axis_left, axis_right = left + 44, left + PANEL_W - 8
+        plot_top, plot_bottom = top + 56, top + PANEL_H - 28
+        axis_left, axis_right = left + 58, left + PANEL_W - 8
         draw.line([axis_left, plot_bottom, axis_right, plot_bottom], fill="#9ca3af")
-        draw.text((left + 4, plot_bottom - 7), _fmt(low), fill="#6b7280", font=small)
-        draw.text((left + 4, plot_top - 7), _fmt(high), fill="#6b7280", font=small)
+        draw.text((left + 4, plot_bottom - 9), _fmt(low), fill="#6b7280", font=small)
+        draw.text((left + 4, plot_top - 9), _fmt(high), fill="#6b7280", font=small)
         draw.line([axis_left - 3, plot_top, axis_left, plot_top], fill="#9ca3af")
         shown = [c for c in columns if c in summary[metric]]
         if not shown:
@@ -95,6 +96,7 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
             draw.rectangle([cx - bar_w / 2, y, cx + bar_w / 2, plot_bottom], fill=colour[column])
             text = _fmt(value)
             tw = draw.textlength(text, font=small)
-            draw.text((cx - tw / 2, y - 14), text, fill="#111827", font=small)
+            lift = 19 if tw < slot_w * 0.95 or i % 2 == 0 else 38  # crowded: every other label one line up
+            draw.text((cx - tw / 2, y - lift), text, fill="#111827", font=small)
         draw.text((axis_left, plot_bottom + 4), "axis zoomed to the values", fill="#9ca3af", font=small)
     return np.asarray(img)

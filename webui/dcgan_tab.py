@@ -334,8 +334,9 @@ def build_dcgan_tab() -> dict:
         with gr.Column(scale=2):
             status = gr.HTML(elem_id="dcgan-status")
             note = gr.HTML(elem_id="dcgan-note")
+            # No fixed height: 300 px cut the legend below the axis down to its title ("series").
             chart = gr.LinePlot(_losses_frame([]), x="iteration", y="loss", color="series", label="Losses",
-                                x_title="iteration", y_title="loss", height=300, elem_id="dcgan-losses",
+                                x_title="iteration", y_title="loss", elem_id="dcgan-losses",
                                 color_map={"D": "#fca5a5", "G": "#93c5fd", "D (smoothed)": "#dc2626",
                                            "G (smoothed)": "#2563eb"})
             with gr.Row():

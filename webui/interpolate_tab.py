@@ -115,6 +115,7 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
                    "they will fail; upload your own .pkl instead)"),
             fn=lambda sd, fb, it, p, lp: run_interpolation_in_page("stylegan2-ada-ffhq", None, sd, fb, it, p, lp, 24, 256),
             outputs=[*outputs, status], run_on_click=True, cache_examples=False,
+            visible_columns=[0, 1, 2],  # seeds, frames, interpolation; five columns do not fit a phone
         )
 
     def first(files):

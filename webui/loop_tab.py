@@ -1,16 +1,17 @@
 """Repeated Run tab: feed a model's output back to it N times and animate the drift."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import pandas as pd
 
-from restorers.analysis import frame_strip, timeline_frames
+from restorers.analysis import METRICS, MAX_RUNS, frame_strip, loop_metrics, run_loop, timeline_frames
+from restorers.guards import MAX_FPS, MIN_FPS, check_number
 from restorers.media import write_gif, write_mp4
-from restorers.guards import MAX_FPS, MIN_FPS
-from restorers.analysis import MAX_RUNS, loop_metrics, run_loop
-from restorers.guards import check_number
 
 from . import costs
+from .charts import PALETTE
 from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable, status_html
 from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
 from .jobs import job
@@ -70,15 +71,30 @@ def run_repeated(image: str | None, model: str | None, runs: float, scale: float
     return str(gif), str(mp4), strip, chart_data, table, str(gif)
 
 
+AGAINST = ("first input", "ground truth")
+# Fixed colours, so the page can draw the legend itself: the plot's own legend is one row that a phone cuts
+# off after two or three of the up to 2 x metrics series.
+SERIES_COLOURS = {f"{metric} vs {against}": PALETTE[(2 * i + j) % len(PALETTE)]
+                  for i, metric in enumerate(m for m in METRICS if m != "psnr") for j, against in enumerate(AGAINST)}
+
+
+def series_legend(series: list[str]) -> str:
+    """An HTML legend (wraps on a narrow screen) for the series a run drew, in the plot's colours."""
+    items = "".join(f'<span><i style="background:{SERIES_COLOURS.get(name, "#6b7280")}"></i>{html.escape(name)}</span>'
+                    for name in series)
+    return f'<div class="studio-legend">{items}</div>' if items else ""
+
+
 def run_repeated_in_page(*args, progress: gr.Progress = gr.Progress()):
     """run_repeated for the page: a run that fails clears the old timeline and says why in the status line,
     instead of an "Error" badge on every panel (the /loop API endpoint raises as before)."""
     try:
         outputs = run_repeated(*args, progress=progress)
     except gr.Error as exc:
-        return None, None, None, None, None, None, status_html(str(exc.message), kind="error")
+        return None, None, None, None, None, None, status_html(str(exc.message), kind="error"), ""
     runs = len(outputs[4]) - 1  # the table has the start image as run 0
-    return (*outputs, status_html(f"{runs} run{'s' if runs != 1 else ''} of {args[1]} done."))
+    legend = series_legend(list(dict.fromkeys(outputs[3]["series"])))
+    return (*outputs, status_html(f"{runs} run{'s' if runs != 1 else ''} of {args[1]} done."), legend)
 
 
 def build_loop_tab() -> dict:
@@ -100,12 +116,15 @@ def build_loop_tab() -> dict:
             gif = gr.Image(label="Timeline (GIF)", type="filepath", elem_id="loop-gif")
             video = gr.Video(label="Timeline (MP4)", height=360)
             strip = gr.Image(label="Frame strip", type="numpy")
-            chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR and NIQE in the table)")
-            table = gr.Dataframe(label="Per run", interactive=False)
+            chart = gr.LinePlot(x="run", y="value", color="series", label="Metrics per run (PSNR and NIQE in the table)",
+                                color_map=SERIES_COLOURS, colors_in_legend=[], elem_id="loop-chart")
+            legend = gr.HTML(elem_id="loop-legend")
+            table = gr.Dataframe(label="Per run", interactive=False, wrap=True)
             download = gr.File(label="Download GIF")
     outputs = [gif, video, strip, chart, table, download]
     inputs = [image, model, runs, scale, truth, fps, fidelity]
-    run.click(run_repeated_in_page, inputs, [*outputs, status], api_visibility="private", scroll_to_output=True)
+    run.click(run_repeated_in_page, inputs, [*outputs, status, legend], api_visibility="private",
+              scroll_to_output=True)
     api_run.click(run_repeated, inputs, outputs, api_name="loop")
     model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
     rows = [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")]]
@@ -116,7 +135,8 @@ def build_loop_tab() -> dict:
         gr.Examples(
             rows, inputs=[image, model, runs, scale, truth],
             label="Examples (click to run; models without weights here are left out)",
-            fn=lambda *a: run_repeated_in_page(*a, 2.0), outputs=[*outputs, status], run_on_click=True, cache_examples=False,
+            fn=lambda *a: run_repeated_in_page(*a, 2.0), outputs=[*outputs, status, legend], run_on_click=True,
+            cache_examples=False,
             visible_columns=[0],
         )
     return {"image": image, "model": model}

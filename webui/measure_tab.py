@@ -125,7 +125,7 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     )
     chart = score_chart(summary, metrics, result.columns, {m: METRICS[m].label for m in metrics})
     per_image = pd.DataFrame(
-        [{"image": r.image, "column": r.column, **{m: round(r.scores[m], 4) for m in metrics}, "seconds": round(r.seconds, 3)}
+        [{"image": r.image, "column": r.column, **{m: round(r.scores[m], 4) for m in metrics}, "seconds": round(r.seconds, 2)}
          for r in result.rows]
     )
     folder = request_dir("evaluate")
@@ -189,10 +189,11 @@ def build_measure_tab() -> dict:
         with gr.Column(scale=2, min_width=300):
             slider = gr.ImageSlider(label="Clean / degraded (first image)", elem_id="measure-preview")
             note = gr.HTML(elem_id="measure-note")
-            table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, elem_id="measure-table")
-            chart = gr.Image(label="Scores: one panel per metric, each axis zoomed to its values", type="numpy",
+            table = gr.Dataframe(label="Scores (mean ± std over the batch)", interactive=False, wrap=True,
+                                 elem_id="measure-table")
+            chart = gr.Image(label="Scores per metric (axes zoomed)", type="numpy",
                              interactive=False, elem_id="measure-chart")
-            per_image = gr.Dataframe(label="Per image", interactive=False)
+            per_image = gr.Dataframe(label="Per image", interactive=False, wrap=True)
             gallery = gr.Gallery(label="Outputs (at ground-truth size; the degraded one first)", columns=3,
                                  height=420, object_fit="contain", elem_id="measure-gallery")
             csv_file = gr.File(label="CSV")

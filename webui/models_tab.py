@@ -1,6 +1,8 @@
 """Models tab: every model with its paper, licence, hub file, size and whether its weights are here."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 import restorers
@@ -25,6 +27,17 @@ def models_table() -> list[list[str]]:
     return rows
 
 
+def models_cards(rows: list[list[str]] | None = None) -> str:
+    """The same rows as cards, one per model, for a phone (seven columns do not fit 390 px)."""
+    cards = []
+    for title, family, weights, hub_file, size, licence, paper in rows or models_table():
+        lines = [f"{family} · weights: {weights}", f"{hub_file} ({size} MB)" if hub_file != "-" else "no weights file",
+                 f"licence: {licence}", f"paper: {paper}"]
+        cards.append(f'<div class="model-card"><strong>{html.escape(title)}</strong>'
+                     + "".join(f"<span>{html.escape(line)}</span>" for line in lines) + "</div>")
+    return f'<div class="model-cards">{"".join(cards)}</div>'
+
+
 def hub_note() -> str:
     """Why weights that are not cached cannot be downloaded now, in one short line above the table ('' when
     they can); the long reason folded into Details."""
@@ -45,14 +58,19 @@ def download_now(name: str | None, progress: gr.Progress = gr.Progress()):
         raise gr.Error("Pick a model to download.")
     spec = restorers.get_spec(name)
     if spec.weights is None:
-        return models_table(), status_html(f"{spec.title} needs no weights.")
+        return *_views(), status_html(f"{spec.title} needs no weights.")
     progress(0.1, desc=f"downloading {spec.weights.filename}")
     try:
         path = fetch(spec.weights)
     except restorers.WeightsError as exc:
         # Not a gr.Error: that would blank the table (an output of this event) under an "Error" badge.
-        return models_table(), status_html(f"{spec.title}: the download failed.", [str(exc)], "error")
-    return models_table(), status_html(f"{spec.title}: downloaded and verified.", [f"at {path}"])
+        return *_views(), status_html(f"{spec.title}: the download failed.", [str(exc)], "error")
+    return *_views(), status_html(f"{spec.title}: downloaded and verified.", [f"at {path}"])
+
+
+def _views() -> tuple[list[list[str]], str]:
+    rows = models_table()
+    return rows, models_cards(rows)
 
 
 OFFLINE_HELP = f"""
@@ -67,22 +85,24 @@ def build_models_tab() -> dict:
     note = gr.HTML(hub_note(), elem_id="models-hub-note")
     table = gr.Dataframe(models_table(), headers=HEADERS, interactive=False, wrap=True, elem_id="models-table",
                          column_widths=["14%", "8%", "14%", "26%", "7%", "16%", "15%"])
+    cards = gr.HTML(models_cards(), elem_id="models-cards")
     with gr.Row():
         choice = gr.Dropdown([(s.title, s.name) for s in specs() if s.weights], label="Model", scale=3)
         download = gr.Button("Download now", scale=1)
         refresh = gr.Button("Refresh", scale=1)
     message = gr.HTML(elem_id="models-message")
-    download.click(download_now, choice, [table, message], api_visibility="private").then(
+    download.click(download_now, choice, [table, cards, message], api_visibility="private").then(
         hub_note, None, note, api_visibility="private", queue=False)
-    refresh.click(refresh_models, None, [table, note], api_visibility="private")
-    return {"table": table, "note": note}
+    refresh.click(refresh_models, None, [table, cards, note], api_visibility="private")
+    return {"table": table, "cards": cards, "note": note}
 
 
-def refresh_models() -> tuple[list[list[str]], str]:
-    """The table and the note above it as they are now (no network): a click on Refresh, and each page opened."""
-    return models_table(), hub_note()
+def refresh_models() -> tuple[list[list[str]], str, str]:
+    """The table, its cards and the note above them as they are now (no network): a click on Refresh, and each
+    page opened."""
+    return *_views(), hub_note()
 
 
 def refresh_models_on_load(demo: gr.Blocks, tab: dict) -> None:
     """A page opened after the start-up probe found the Hub unreachable shows it, not the table built before."""
-    demo.load(refresh_models, None, [tab["table"], tab["note"]], api_visibility="private", queue=False)
+    demo.load(refresh_models, None, [tab["table"], tab["cards"], tab["note"]], api_visibility="private", queue=False)

@@ -222,7 +222,7 @@ def run_example(image: str, models: list[str], outscale: float, mode: str, progr
 def build_restore_tab() -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
-            image = ImageInput("Photo (a face crop or a whole photo): upload, paste or webcam", height=280,
+            image = ImageInput("Photo: a face crop or a whole photo", height=280,
                                elem_id="restore-input")
             examples_slot = gr.Column()
             models = gr.CheckboxGroup(model_choices("baseline", "sr", "face"), value=runnable(*PREFERRED_MODELS),

@@ -85,7 +85,7 @@ def test_measure_defaults_show_three_different_columns(hub_cache):
 def test_a_failed_download_keeps_the_models_table(hub_cache):
     from webui import models_tab
 
-    table, message = models_tab.download_now("realesrgan-x4plus")  # offline, not cached: fails
+    table, cards, message = models_tab.download_now("realesrgan-x4plus")  # offline, not cached: fails
     assert len(table) == len(models_tab.models_table()) > 5
     assert "download failed" in message and "studio-error" in message and "RealESRGAN_x4plus.pth" in message
 
@@ -176,7 +176,8 @@ def test_models_tab_says_once_above_the_table_why_weights_cannot_be_downloaded(h
     with gr.Blocks() as demo:  # each page opened shows the table and the note as they are now
         tab = models_tab.build_models_tab()
         models_tab.refresh_models_on_load(demo, tab)
-    table, note = list(demo.fns.values())[-1].fn()
+    table, cards, note = list(demo.fns.values())[-1].fn()
+    assert "MISSING: not cached" in cards and cards.count('class="model-card"') == len(table)
     assert "did not answer" in note and {row[0]: row[2] for row in table}["Real-ESRGAN general-x4v3"] == "MISSING: not cached"
     hub_down.forget_hub_failure()
     with pytest.MonkeyPatch.context() as patch:

@@ -31,6 +31,12 @@ def test_dcgan_one_epoch_updates_chart_and_samples(page):
     page.wait_for_function("document.querySelector('#dcgan-status').innerText.includes('done after 4 iterations')",
                            timeout=TIMEOUT)
     assert page.locator("#dcgan-losses canvas, #dcgan-losses svg").count() >= 1
+    # The legend names every line (a fixed plot height cut it down to its title, "series").
+    legend = page.evaluate("""() => { const box = document.querySelector('#dcgan-losses').getBoundingClientRect();
+        return [...document.querySelectorAll('#dcgan-losses svg text')].filter(t => {
+            const r = t.getBoundingClientRect(); return r.height > 0 && r.bottom <= box.bottom && r.top >= box.top;
+        }).map(t => t.textContent).join(' '); }""")
+    assert all(name in legend for name in ("D (smoothed)", "G (smoothed)")), legend
     assert page.locator("#dcgan-samples img").count() == 1
     page.wait_for_selector("#dcgan-gif img[src*='.gif']", timeout=TIMEOUT)
     assert "dcgan\n.pt" in page.inner_text("#dcgan-checkpoint")
