@@ -219,6 +219,6 @@ def build_measure_tab() -> dict:
         )
     # An example sets the files: show the clean / degraded preview first (one image, cheap), then run.
     examples.load_input_event.then(preview_degradation, [files, spec, seed], slider, api_visibility="private").then(
-        lambda f, sp, m: run_evaluation(f, sp, 0, m, list(DEFAULT_METRICS)), [files, spec, models], outputs,
-        api_visibility="private")
+        lambda f, sp, m, chosen: run_evaluation(f, sp, 0, m, chosen or list(DEFAULT_METRICS)),
+        [files, spec, models, metrics], outputs, api_visibility="private")  # the ticked metrics, NIQE included
     return {"files": files, "models": models}
