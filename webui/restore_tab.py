@@ -6,7 +6,7 @@ import gradio as gr
 import restorers
 from restorers.media import images
 from restorers.models import DEFAULT_THRESHOLD
-from restorers.pipelines import check_restore_options, mask_preview, parser_ready, parser_spec
+from restorers.pipelines import check_restore_options, mask_preview, parser_ready, parser_spec, shared_background
 
 from . import costs
 from .common import (USER_ERRORS, ImageInput, background_choices, example, load_input, model_choices, model_state,
@@ -72,6 +72,7 @@ def run_restore(
     befores: dict[tuple[int, int], str] = {}
     titles: dict[str, str] = {}
     runs = [*models, *([own] if own is not None else [])]  # your checkpoint: one more column
+    background_for_faces = None
     for index, model in enumerate(runs):
         name = model if isinstance(model, str) else model.name
         progress(index / len(runs), desc=f"{name} ({index + 1}/{len(runs)})")
@@ -79,7 +80,11 @@ def run_restore(
             restorer = restorers.load(model)
             options = dict(outscale=face_options["outscale"])
             if restorer.spec.family == "face":
-                options = face_options
+                # Whole photos: every face model pastes onto one Real-ESRGAN background, upscaled once per click.
+                if background_for_faces is None:
+                    background_for_faces = shared_background(face_options["background"], restorer.device,
+                                                             restorer.precision)
+                options = dict(face_options, background=background_for_faces)
             if restorer.spec.fidelity and len(weights) > 1:  # a sweep: one column per w, encoded once
                 results = restorer.restore_sweep(loaded, weights, **options)
             else:

@@ -5,6 +5,7 @@ request lives in the call, so one instance can serve concurrent requests.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -428,7 +429,8 @@ def no_face_message(background: str | BackgroundFn | None, scale: float) -> str:
     """What a whole-photo restore returns when it finds no face, in words that fit the background choice."""
     if scale == 1.0:
         return "no face found: the photo is returned unchanged"
-    how = "a custom upsampler" if callable(background) else f"the background upsampler '{background}'"
+    name = getattr(background, "name", None) if callable(background) else background
+    how = f"the background upsampler '{name}'" if name else "a custom upsampler"
     return f"no face found: the photo is returned upscaled x{scale:g} by {how}, with no face restored"
 
 
@@ -445,6 +447,38 @@ def background_upsampler(choice: str | BackgroundFn | None, device: torch.device
         raise ValueError(f"'{choice}' cannot upsample a background; use 'none', 'lanczos' or an SR model")
     upsampler = SRRestorer(spec, device, precision)
     return lambda rgb, s: upsampler.upscale(rgb, s)
+
+
+class SharedBackground:
+    """One background upsampler for all the face models of one run: the (often costly: Real-ESRGAN) background
+    of an image is computed once and each model pastes its faces onto a copy of it.
+
+    Keyed by the image's content and the scale (each restorer may hand over its own copy of the photo);
+    keeps only the latest result. Pass it as ``background=`` to every FaceRestorer.restore of the run.
+    """
+
+    def __init__(self, choice: str, device: torch.device, precision: str) -> None:
+        self.name = choice
+        self._upsample = background_upsampler(choice, device, precision)
+        self._key: tuple | None = None
+        self._image: np.ndarray | None = None
+        self.computed = 0  # how many backgrounds were actually upsampled (tests check the sharing)
+
+    def __call__(self, rgb: np.ndarray, scale: float) -> np.ndarray:
+        assert self._upsample is not None
+        digest = hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=16).digest()
+        key = (rgb.shape, rgb.dtype.str, float(scale), digest)
+        if key != self._key or self._image is None:
+            self._image, self._key = self._upsample(rgb, scale), key
+            self.computed += 1
+        return self._image.copy()  # the caller pastes faces into it
+
+
+def shared_background(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> str | BackgroundFn | None:
+    """``choice`` as a SharedBackground when it names an SR model (worth sharing), else ``choice`` unchanged."""
+    if isinstance(choice, str) and choice not in ("none", "") and get_spec(choice).family == "sr":
+        return SharedBackground(choice, device, precision)
+    return choice
 
 
 _FAMILIES: dict[str, type[Restorer]] = {"baseline": ResizeRestorer, "sr": SRRestorer, "face": FaceRestorer}

@@ -46,3 +46,28 @@ def test_memory_setting(monkeypatch):
         monkeypatch.setenv(tiling.TILE_MEMORY_ENV, bad)
         with pytest.raises(ValueError, match=tiling.TILE_MEMORY_ENV):
             tile_memory_budget()
+
+
+def test_face_models_of_one_run_share_one_background():
+    import numpy as np
+
+    from restorers.pipelines.restorer import SharedBackground, no_face_message, shared_background
+    import torch
+
+    shared = SharedBackground("bicubic", torch.device("cpu"), "fp32")
+    photo = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    first = shared(photo, 2.0)
+    second = shared(photo.copy(), 2.0)  # another restorer's copy of the same photo
+    assert shared.computed == 1 and first.shape == (60, 80, 3) and np.array_equal(first, second)
+    first[:] = 0  # a model pasting its faces does not change what the next one gets
+    assert np.array_equal(shared(photo, 2.0), second) and shared.computed == 1
+    shared(photo, 3.0)
+    other = photo.copy()
+    other[0, 0] ^= 1
+    shared(other, 3.0)
+    assert shared.computed == 3  # another scale, another image: computed again
+    assert "'bicubic'" in no_face_message(shared, 2.0)
+    # Only SR backgrounds are worth sharing; the cheap ones and 'none' stay as they are.
+    assert shared_background("lanczos", torch.device("cpu"), "fp32") == "lanczos"
+    assert shared_background("none", torch.device("cpu"), "fp32") == "none"
+    assert isinstance(shared_background("realesr-general-x4v3", torch.device("cpu"), "fp32"), SharedBackground)
