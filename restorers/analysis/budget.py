@@ -242,8 +242,15 @@ def restore_cost(size: tuple[int, int], models: Sequence[str], outscale: float =
     many results it makes (a fidelity sweep), 1 when absent; ``mask``: the paste-back mask (see model_cost)."""
     width, height = size
     passes = passes or {}
-    return total(model_cost(m, width, height, outscale, mode=mode, background=background, faces=faces,
-                            passes=passes.get(m, 1), mask=mask) for m in models).scaled(factor)
+    face_models = [m for m in models if _family(m) == "face"]
+    # Whole photos: the face models of one run share one SR background (pipelines.SharedBackground).
+    shared = (mode == "whole" and len(face_models) > 1 and bool(background) and background != "none"
+              and _family(str(background)) == "sr")
+    costs = [model_cost(m, width, height, outscale, mode=mode, faces=faces, passes=passes.get(m, 1), mask=mask,
+                        background=None if shared and m in face_models else background) for m in models]
+    if shared:
+        costs.append(model_cost(str(background), width, height, outscale))
+    return total(costs).scaled(factor)
 
 
 def evaluate_cost(sizes: Sequence[tuple[int, int]], degradation: str, models: Sequence[str],

@@ -193,3 +193,13 @@ def test_the_parse_mask_is_budgeted_per_face(monkeypatch):
     assert "face parsing (parse mask)" not in dict(aligned.parts)
     both = budget.restore_cost((512, 512), ["gfpgan-v1.4"], 2.0, mode="whole", faces=2, mask="parse")
     assert dict(both.parts)["face parsing (parse mask)"] == pytest.approx(2 * budget.PARSE_S)
+
+
+def test_face_models_of_one_run_count_one_sr_background():
+    one = budget.restore_cost((1024, 679), ["gpen-bfr-512"], 2.0, mode="whole", background="realesrgan-x2plus")
+    two = budget.restore_cost((1024, 679), ["gpen-bfr-512", "gfpgan-v1.4"], 2.0, mode="whole",
+                              background="realesrgan-x2plus")
+    alone = budget.restore_cost((1024, 679), ["gfpgan-v1.4"], 2.0, mode="whole", background="none")
+    background = budget.model_cost("realesrgan-x2plus", 1024, 679, 2.0)
+    assert two.seconds == pytest.approx(one.seconds + alone.seconds)  # the background once, not twice
+    assert background.seconds > 0 and one.seconds > background.seconds
