@@ -162,6 +162,20 @@ def load_input(path: str | None, what: str = "an image"):
 
 
 
+def too_small(paths: str | list[str] | None, min_side: int, what: str) -> str:
+    """A status line (empty when all is well) for uploads smaller than ``min_side`` on a side, said when the
+    file arrives rather than after Run; sizes come from the file headers only."""
+    names = []
+    for path in [paths] if isinstance(paths, str) else list(paths or []):
+        size = images.header_size(path) if str(path).lower().endswith(IMAGE_SUFFIXES) else None
+        if size is not None and min(size) < min_side:
+            names.append(f"{Path(path).name} is {size[0]}x{size[1]} px")
+    if not names:
+        return ""
+    return status_html(f"Too small for {what}: it needs at least {min_side}x{min_side} px.", names, "warn")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 INPUT_SOURCES = ["upload", "clipboard", "webcam"]
 
 

@@ -6,15 +6,17 @@ import html
 import gradio as gr
 import pandas as pd
 
-from restorers.analysis import METRICS, MAX_RUNS, frame_strip, loop_metrics, run_loop, timeline_frames
+from restorers.analysis import (METRICS, MAX_RUNS, MIN_SCORED_SIDE, frame_strip, loop_metrics, run_loop,
+                                 timeline_frames)
 from restorers.guards import MAX_FPS, MIN_FPS, check_number
 from restorers.media import write_gif, write_mp4
 
 from . import costs
 from .charts import PALETTE
-from .common import USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable, status_html
+from .common import (USER_ERRORS, ImageInput, example, load_input, model_choices, request_dir, runnable, status_html,
+                     too_small)
 from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
-from .jobs import job
+from .jobs import job, ui
 
 TIMELINE_SIDE = 512  # frames are shown at one size so the GIF does not grow with the image
 
@@ -97,6 +99,12 @@ def run_repeated_in_page(*args, progress: gr.Progress = gr.Progress()):
     return (*outputs, status_html(f"{runs} run{'s' if runs != 1 else ''} of {args[1]} done."), legend)
 
 
+@ui
+def check_start_image(path: str | None) -> str:
+    """A start image too small to score is said when it arrives (file header only), not after the runs."""
+    return too_small(path, MIN_SCORED_SIDE, "Repeated Run's scores")
+
+
 def build_loop_tab() -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
@@ -127,6 +135,8 @@ def build_loop_tab() -> dict:
               scroll_to_output=True)
     api_run.click(run_repeated, inputs, outputs, api_name="loop")
     model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
+    # Said when the file arrives (the scores need SSIM's window), not after the runs.
+    image.upload(check_start_image, image, status, api_visibility="private", queue=False)
     rows = [[example("grace_hopper_face_blurred.png"), "lanczos", 10, 1.1, example("grace_hopper_face.png")]]
     rows += [[example("grace_hopper_face_blurred.png"), m, 10, 1.0, example("grace_hopper_face.png")]
              for m in runnable("gpen-bfr-256")]

@@ -7,18 +7,16 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from restorers.media import images
-from restorers.analysis import parse_degradation
-from restorers.analysis import DEFAULT_METRICS
+from restorers.analysis import (DEFAULT_METRICS, METRICS, MIN_SCORED_SIDE, PERCEPTUAL_METRICS, metric_problem,
+                                 parse_degradation, suggested_metrics)
 from restorers.analysis import evaluate as evaluation  # the module: its function has its name
-from restorers.analysis import METRICS, PERCEPTUAL_METRICS, metric_problem, suggested_metrics
-from restorers.media import read_batch, unique_labels
 from restorers.guards import check_int
+from restorers.media import images, read_batch, unique_labels
 
 from . import costs
 from .charts import score_chart
 from .common import (USER_ERRORS, example, model_choices, plain_message, request_dir, runnable,
-                     save_result_png, status_html)
+                     save_result_png, status_html, too_small)
 from .fidelity import fidelity_box, parse_fidelities, show_fidelity
 from .jobs import job, ui
 
@@ -164,6 +162,12 @@ def metrics_note() -> str:
                                                         if metric_problem(n)) + ".", lines, "info")
 
 
+@ui
+def check_clean_images(paths: list[str] | None) -> str:
+    """Images too small to score are named when they arrive (file headers only), not after the run."""
+    return too_small(paths, MIN_SCORED_SIDE, "scoring")
+
+
 def build_measure_tab() -> dict:
     kind_ids = [(k[0], k[1]) for k in KINDS]
     with gr.Row(equal_height=False):
@@ -205,6 +209,7 @@ def build_measure_tab() -> dict:
     run.click(lambda: [None, None, None, [], None, ""], None, outputs, api_visibility="private", queue=False).then(
         run_evaluation, [files, spec, seed, models, metrics, face_mode, fidelity], outputs, api_name="evaluate")
     models.change(show_fidelity, models, fidelity, api_visibility="private", queue=False)
+    files.upload(check_clean_images, files, note, api_visibility="private", queue=False)
     learned = runnable("realesr-general-x4v3", "gpen-bfr-256")
     with examples_slot:
         examples = gr.Examples(

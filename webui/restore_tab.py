@@ -55,10 +55,15 @@ def run_restore(
         one restored image per model (captioned with its size and seconds), the input enlarged for comparison, a timings table, face crops before and after, a status line, the PNG files.
     """
     loaded = load_input(image)
-    own = own_checkpoint(checkpoint)
     if isinstance(models, str) or not all(isinstance(m, str) for m in models or []):
         raise gr.Error("models must be a list of model names.")
     models = list(models or [])
+    try:
+        own, own_failure = own_checkpoint(checkpoint), None
+    except gr.Error as exc:  # the ticked models still run; the checkpoint's problem is said beside them
+        if not models:
+            raise
+        own, own_failure = None, str(exc.message)
     if not models and own is None:
         raise gr.Error("Tick at least one model.")
     weights = parse_fidelities(fidelity)
@@ -67,12 +72,14 @@ def run_restore(
                                               only_center_face=only_center_face, min_face=min_face,
                                               threshold=threshold, blend=blend, mask=mask or None))
     folder = request_dir("restore")
-    gallery, rows, faces, files, failures, notes = [], [], [], [], [], []
+    gallery, rows, faces, files, notes = [], [], [], [], []
+    failures = [own_failure] if own_failure else []
     compare: dict[str, tuple[str, str]] = {}
     befores: dict[tuple[int, int], str] = {}
     titles: dict[str, str] = {}
     runs = [*models, *([own] if own is not None else [])]  # your checkpoint: one more column
     background_for_faces = None
+    asked = len(runs) + (1 if own_failure else 0)
     for index, model in enumerate(runs):
         name = model if isinstance(model, str) else model.name
         progress(index / len(runs), desc=f"{name} ({index + 1}/{len(runs)})")
@@ -132,7 +139,7 @@ def run_restore(
         gr.update(choices=[(titles[n], n) for n in compare], value=first),
         rows,
         faces,
-        restore_status(len(runs), len(runs) - len(failures), notes, failures),
+        restore_status(asked, asked - len(failures), notes, failures),
         files,
         compare,
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from . import costs
 from .common import (background_choices, example, model_choices, plain_message, request_dir, runnable, save_result_png,
                      status_html)
 from .fidelity import DEFAULT_TEXT, fidelity_box, parse_fidelity, show_fidelity
-from .jobs import job
+from .jobs import job, ui
 
 VIDEO_TYPES = list(media.VIDEO_SUFFIXES)
 # Every registered SR model but x4plus, the slowest (budget.SR_S_PER_MP): its background would cost every frame.
@@ -159,6 +160,16 @@ def run_video(video: str | None, model: str | None, scale: float = 2.0, backgrou
         [str(result.path), str(result.side_by_side)]
 
 
+@ui
+def stopped_status(shown: str | None) -> str:
+    """What Stop leaves in the status line: where the work ended, not the last progress line ('frame 67 of
+    1000 ... about 2.3 min left') as if it were still running."""
+    found = re.search(r"frame (\d+) of (\d+)", shown or "")
+    where = f" at frame {found[1]} of {found[2]}" if found else ""
+    return status_html(f"Stopped{where}. A partial video is not kept; to restore part of a clip, set Start and End.",
+                       kind="warn")
+
+
 def run_video_in_page(*args, progress: gr.Progress = gr.Progress()):
     """run_video for the page: a run that fails clears the old results and says why in the status line,
     instead of an "Error" badge on every panel (the /video API endpoint raises as before)."""
@@ -227,7 +238,7 @@ def build_video_tab() -> dict:
     outputs = [restored, compare, strip, status, files]
     event = run.click(run_video_in_page, inputs, outputs, api_visibility="private", scroll_to_output=True)
     api_run.click(run_video, inputs, outputs, api_name="video")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    stop.click(stopped_status, status, status, cancels=[event], api_visibility="private", queue=False)
     model.change(show_fidelity, model, fidelity, api_visibility="private", queue=False)
     with examples_slot:  # under the input, as on every other tab (not below all the players)
         gr.Examples(

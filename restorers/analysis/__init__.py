@@ -11,7 +11,7 @@ gradio.
 from .._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
-    "parse_degradation": "degrade", "METRICS": "metrics", "DEFAULT_METRICS": "evaluate",
+    "parse_degradation": "degrade", "METRICS": "metrics", "MIN_SCORED_SIDE": "metrics", "DEFAULT_METRICS": "evaluate",
     "metric_problem": "metrics", "PERCEPTUAL_METRICS": "evaluate", "suggested_metrics": "evaluate",
     "MAX_RUNS": "loop", "run_loop": "loop", "LOOP_METRICS": "loop", "LOOP_NO_REFERENCE": "loop",
     "loop_metrics": "loop",

@@ -51,6 +51,7 @@ __all__ = [
 
 _MAX = 255.0
 _SSIM_WS = 11
+MIN_SCORED_SIDE = _SSIM_WS  # the smallest side every full-reference score accepts (SSIM's window)
 _SSIM_C1 = (0.01 * _MAX) ** 2
 _SSIM_C2 = (0.03 * _MAX) ** 2
 _UQI_WS = 8

@@ -231,6 +231,13 @@ def check(weights: WeightsFile) -> WeightsStatus:
     down = hub_unreachable()
     if down:
         return WeightsStatus("missing", None, down)
+    stale = _hub_down
+    if stale is not None:
+        # The remembered failure is older than the retry interval: ask again in the background, and until the
+        # Hub answers keep saying what was last seen (pickers opened meanwhile must not drift to "downloads").
+        _reprobe_in_background(weights)
+        return WeightsStatus("missing", None, f"the Hub at {hub_endpoint()} did not answer "
+                                              f"{time.monotonic() - stale[0]:.0f} s ago ({stale[1]}); asking again now")
     return WeightsStatus("downloadable")
 
 
@@ -310,6 +317,7 @@ def _ensure_hub_reachable(weights: WeightsFile) -> None:
         if down is None:
             problem = _probe_hub(weights, setting(HUB_PROBE_TIMEOUT_ENV, DEFAULT_HUB_PROBE_TIMEOUT))
             if problem is None:
+                forget_hub_failure()  # the Hub answered: an older failure no longer describes it
                 return
             mark_hub_unreachable(problem)
             down = hub_unreachable() or problem
@@ -317,6 +325,24 @@ def _ensure_hub_reachable(weights: WeightsFile) -> None:
         f"weights {weights.repo_id}/{weights.filename} are not cached and could not be downloaded "
         f"({down}). {weights.offline_hint()}"
     )
+
+
+_reprobe: threading.Thread | None = None
+
+
+def _reprobe_in_background(weights: WeightsFile) -> None:
+    """One probe at a time after a remembered failure expired (check() must never wait on the network)."""
+    global _reprobe
+    with _verified_lock:
+        if _reprobe is not None and _reprobe.is_alive():
+            return
+
+        def run() -> None:
+            with contextlib.suppress(WeightsNotFoundError):
+                _ensure_hub_reachable(weights)
+
+        _reprobe = threading.Thread(target=run, name="restorers-hub-reprobe", daemon=True)
+        _reprobe.start()
 
 
 def probe_hub_in_background(candidates: Iterable[WeightsFile | None]) -> threading.Thread | None:
