@@ -31,12 +31,18 @@ def browser():
         browser.close()
 
 
-@pytest.fixture()
-def page(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_app(browser, app_url: str, viewport: dict):
+    """A new page on the app at ``viewport``, loaded (the Restore button is there)."""
+    page = browser.new_page(viewport=viewport)
     page.set_default_timeout(TIMEOUT)
     page.goto(app_url)
     page.wait_for_selector("#restore-run")
+    return page
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    page = open_app(browser, app_url, {"width": 1400, "height": 1000})
     yield page
     page.close()
 

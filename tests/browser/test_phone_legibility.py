@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_browser import PHONE, TIMEOUT, browser, open_tab  # noqa: F401 - the shared Chromium fixture
+from test_browser import PHONE, TIMEOUT, browser, open_app, open_tab  # noqa: F401 - the shared Chromium fixture
 
 from webui.charts import FONT_PX
 
@@ -53,10 +53,7 @@ READABILITY = """() => {
 
 @pytest.fixture()
 def phone(browser, app_url):  # noqa: F811 - the fixture imported above
-    page = browser.new_page(viewport=PHONE)
-    page.set_default_timeout(TIMEOUT)
-    page.goto(app_url)
-    page.wait_for_selector("#restore-run")
+    page = open_app(browser, app_url, PHONE)
     yield page
     page.close()
 
