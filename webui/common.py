@@ -110,12 +110,34 @@ def refresh_pickers_on_load(demo: gr.Blocks, pickers: list) -> None:
 _REPR = re.compile(r"<[^<>]*? object at 0x[0-9a-fA-F]+>")
 
 
+def _private_roots() -> list[str]:
+    """Folders whose paths say where this server keeps uploads and results: never shown to a visitor."""
+    import os
+    import tempfile
+
+    roots = {tempfile.gettempdir(), os.environ.get("GRADIO_TEMP_DIR") or "", str(OUTPUT_ROOT)}
+    return sorted((r.rstrip("/") for r in roots if r and r != "/"), key=len, reverse=True)
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every path under the server's temporary folders cut to its file name
+    ("/tmp/gradio/3f2a.../x.PKL" -> "x.PKL")."""
+    def name_only(match: re.Match) -> str:
+        path = match.group(0)
+        core = path.rstrip("/.:")  # a sentence's own punctuation after the path stays
+        return (core.rsplit("/", 1)[-1] or "the file") + path[len(core):]
+
+    for root in _private_roots():
+        text = re.sub(re.escape(root) + r"/[^\s'\"<>()\[\],;]*", name_only, text)
+    return text
+
+
 def plain_message(text: str, path: str | None = None) -> str:
     """A message fit for the page: the upload's own name instead of its temporary path, no Python reprs."""
     text = str(text)
     if path:
         text = text.replace(str(path), Path(path).name)
-    text = _REPR.sub("the file", text)
+    text = _REPR.sub("the file", scrub_paths(text))
     return re.sub(r"\s*\((cannot identify image file the file)\)", " (not an image format we can decode)", text)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from restorers.analysis import budget
 from restorers.guards import cancel
+from restorers.guards import check_flag, check_int, check_number
 from restorers.dcgan import CheckpointError, generate, latent_walk, load_checkpoint, loss_chart, losses_csv, \
     sample_grid, save_checkpoint
 from restorers.dcgan import EXAMPLE_DEFAULTS as E
@@ -143,10 +144,16 @@ def run_dcgan_train(source: str = "example", files: list[str] | None = None, hub
     Returns:
         status, note, loss curves, sample grid, epoch GIF, checkpoint, result files.
     """
-    size = int(size)
-    config = TrainConfig(image_size=size, epochs=int(epochs), batch_size=int(batch_size), lr_g=float(lr_g),
-                         lr_d=float(lr_d), beta1=float(beta1), beta2=float(beta2), nz=int(latent), ngf=int(features),
-                         ndf=int(features), seed=int(seed), stabilise=bool(stabilise), precision=precision or D.precision)
+    # Each value checked by name first (an API call can send NaN or text): "epochs must be a finite number",
+    # not "cannot convert float NaN to integer"; TrainConfig.check then holds them to their ranges.
+    size = check_int("image size", size)
+    config = TrainConfig(image_size=size, epochs=check_int("epochs", epochs),
+                         batch_size=check_int("batch size", batch_size), lr_g=float(check_number("learning rate G", lr_g)),
+                         lr_d=float(check_number("learning rate D", lr_d)), beta1=float(check_number("Adam beta1", beta1)),
+                         beta2=float(check_number("Adam beta2", beta2)), nz=check_int("latent size", latent),
+                         ngf=check_int("feature maps", features), ndf=check_int("feature maps", features),
+                         seed=check_int("seed", seed, 0, 2**63 - 1), stabilise=check_flag("stabilise", stabilise),
+                         precision=precision or D.precision)
     try:
         config.check()
         yield (_status("loading the images..."), "", _losses_frame([]), None, None, None, None, None, None)
@@ -275,7 +282,8 @@ def run_dcgan_interpolate(checkpoint_file: str | None = None, seeds: str = "1,2,
     """
     model = _model(checkpoint_file, trained)
     try:
-        walk = latent_walk(model, parse_seeds(seeds), int(frames_between), interpolation, bool(loop), int(size) or None,
+        walk = latent_walk(model, parse_seeds(seeds), check_int("frames between keyframes", frames_between),
+                           interpolation, check_flag("loop", loop), check_int("output size", size, 0, 4096) or None,
                            max_frames=MAX_FRAMES, progress=lambda f, d: progress(f, desc=d))
     except ValueError as exc:
         raise gr.Error(str(exc), duration=None) from exc

@@ -11,7 +11,7 @@ from restorers.guards import MAX_FPS, MIN_FPS
 from restorers.guards import check_int, check_number
 
 from . import costs
-from .common import USER_ERRORS, model_choices, request_dir, runnable, save_result_png, status_html
+from .common import USER_ERRORS, model_choices, plain_message, request_dir, runnable, save_result_png, status_html
 from .jobs import job
 
 INTERPOLATION_CHOICES = [("w cubic (smooth)", "w-cubic"), ("w linear", "w-linear"),
@@ -50,7 +50,7 @@ def run_interpolation(model: str | None, custom_pickle: str | None = None, seeds
         walk = latent_walk(generator, seed_list, frames_between, interpolation, psi, loop,
                            size, progress=lambda f, d: progress(f, desc=d))
     except USER_ERRORS + (RuntimeError,) as exc:
-        raise gr.Error(str(exc), duration=None) from exc
+        raise gr.Error(plain_message(str(exc), custom_pickle), duration=None) from exc
     folder = request_dir("walk")
     progress(1.0, desc="writing GIF and MP4")
     gif = write_gif(walk.frames, folder / "walk.gif", fps, loop=walk.loop)
@@ -89,6 +89,9 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
             size = gr.Dropdown(SIZE_CHOICES, value=256, label="Output size")
             run = gr.Button("Render walk", variant="primary", elem_id="walk-run")
             api_run = gr.Button(visible=False)  # the /interpolate API endpoint (raises instead of writing the status)
+            # The endpoint's size is an integer (0 = the model's own): the dropdown's API type said "string" with
+            # integer choices, so a client sending "256" as the page told it was refused.
+            api_size = gr.Number(256, precision=0, minimum=0, maximum=4096, visible=False, label="Output size (px)")
         with gr.Column(scale=2, min_width=300):
             status = gr.HTML(elem_id="walk-status")
             video = gr.Video(label="Walk (MP4)", autoplay=True, loop=True, height=360)
@@ -102,7 +105,7 @@ def build_interpolate_tab(send_to_restore: gr.components.Component | None = None
     inputs = [model, custom, seeds, frames_between, interpolation, psi, loop, fps, size]
     outputs = [video, gif, download, sheet, keyframes]
     run.click(run_interpolation_in_page, inputs, [*outputs, status], api_visibility="private", scroll_to_output=True)
-    api_run.click(run_interpolation, inputs, outputs, api_name="interpolate")
+    api_run.click(run_interpolation, [*inputs[:-1], api_size], outputs, api_name="interpolate")
     # The examples use the FFHQ generator: say plainly when its weights are missing here.
     ready = bool(runnable("stylegan2-ada-ffhq"))
     with examples_slot:

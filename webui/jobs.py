@@ -86,20 +86,36 @@ def _event_task(event_id: str):
         return None
 
 
+# The most characters of one message shown to a user: enough for any sentence we write, and a cap on anything
+# that quotes what a visitor sent (a 10 MB key name must not come back as a 10 MB error).
+MAX_MESSAGE_CHARS = 2000
+
+
+def _user_error(message: str, **kwargs: Any) -> gr.Error:
+    """A gr.Error for a refusal or a user's mistake: server paths cut to file names, the length capped, and
+    no traceback printed by gradio (the log gets one line, see _translate)."""
+    from restorers.guards import shorten
+
+    from .common import scrub_paths
+
+    return gr.Error(shorten(scrub_paths(message), MAX_MESSAGE_CHARS), print_exception=False, **kwargs)
+
+
 def _message(exc: BaseException) -> gr.Error:
     """The gr.Error a user sees for ``exc`` (no traceback, no paths, no object reprs)."""
     if isinstance(exc, budget.BudgetError):
-        return gr.Error(str(exc), title="Too much work for one request", duration=None)
+        return _user_error(str(exc), title="Too much work for one request", duration=None)
     if isinstance(exc, cancel.Cancelled):
-        return gr.Error(str(exc), title="Stopped", duration=None)
+        return _user_error(str(exc), title="Stopped", duration=None)
     if isinstance(exc, (MemoryError,)) or type(exc).__name__ == "OutOfMemoryError":
-        return gr.Error("The server ran out of memory for this request: try a smaller image or fewer models.",
-                        title="Out of memory", duration=None)
+        return _user_error("The server ran out of memory for this request: try a smaller image or fewer models.",
+                           title="Out of memory", duration=None)
     if isinstance(exc, (restorers.ImageError, restorers.WeightsError, restorers.UnknownModelError, ValueError)):
-        return gr.Error(str(exc), duration=None)
-    log.exception("unexpected error in a request")
+        return _user_error(str(exc), duration=None)
+    # A real bug: its traceback goes to the server log (once, here; gradio is told not to print it again).
+    log.error("unexpected error in a request", exc_info=exc)
     return gr.Error(f"Something went wrong on the server ({type(exc).__name__}); the server log has the details.",
-                    duration=None)
+                    duration=None, print_exception=False)
 
 
 def _released(error: gr.Error) -> gr.Error:
@@ -111,14 +127,20 @@ def _released(error: gr.Error) -> gr.Error:
     return error
 
 
-def _translate(exc: BaseException) -> gr.Error:
+def _translate(exc: BaseException, label: str = "request") -> gr.Error:
     if isinstance(exc, gr.Error):
         if zerogpu.is_quota_error(exc):
-            return gr.Error(f"{exc.message}\n\n{zerogpu.QUOTA_HELP}", title="Out of GPU time", duration=None)
-        if zerogpu.is_worker_error(exc):
-            return gr.Error(f"{zerogpu.WORKER_HELP} ({exc.message})", title="GPU task stopped", duration=None)
-        return exc
-    return _message(exc)
+            error = _user_error(f"{exc.message}\n\n{zerogpu.QUOTA_HELP}", title="Out of GPU time", duration=None)
+        elif zerogpu.is_worker_error(exc):
+            error = _user_error(f"{zerogpu.WORKER_HELP} ({exc.message})", title="GPU task stopped", duration=None)
+        else:  # a handler's own sentence: same treatment as ours
+            error = _user_error(str(exc.message), title=exc.title, duration=exc.duration, visible=exc.visible)
+    else:
+        error = _message(exc)
+    if not str(error.message).startswith("Something went wrong on the server"):
+        # A user's mistake or a refusal: one line in the server log, never a traceback.
+        log.info("%s refused: %s: %s", label, type(exc).__name__, " ".join(str(error.message).split())[:300])
+    return error
 
 
 def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None = None) -> Callable[[Callable], Callable]:
@@ -176,7 +198,7 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
                                 return
                         yield item
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-                    error = _released(_translate(exc))
+                    error = _released(_translate(exc, label))
                 # Raised outside the except block so that the original exception, and the frames it holds, go.
                 raise error from None
             handler = gen_handler
@@ -193,7 +215,7 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a message
                     if isinstance(exc, cancel.Cancelled):
                         log.warning("%s stopped after %.1f s: %s", label, time.monotonic() - began, exc)
-                    error = _released(_translate(exc))
+                    error = _released(_translate(exc, label))
                 finally:
                     log.info("%s finished in %.1f s", label, time.monotonic() - began)
                 raise error from None  # outside the except block: see gen_handler

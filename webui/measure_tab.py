@@ -53,6 +53,12 @@ def kind_changed(kind: str):
 
 def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
     """Images from the uploads (a .zip contributes every image inside it); bad files are skipped with a warning."""
+    return _read_batch(files)[0]
+
+
+def _read_batch(files: list[str] | None) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """(images, one note per skipped file or zip member): an encrypted member or one with an impossible name
+    is skipped, the rest of the batch is kept."""
     if not files:
         raise gr.Error("Upload one or more clean images (or a .zip of them) first.")
     try:
@@ -63,7 +69,7 @@ def _read_uploads(files: list[str] | None) -> list[tuple[str, np.ndarray]]:
         gr.Warning(note)
     if not batch.images:
         raise gr.Error("No readable image in the upload." + "".join(f"\n{n}" for n in batch.skipped[:5]))
-    return batch.images
+    return batch.images, [plain_message(note) for note in batch.skipped]
 
 
 @job(costs.degrade, gpu=False)
@@ -105,7 +111,7 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
         a table of mean scores per model (the degraded input as baseline), chart data, per-image scores, the restored images, a CSV file, a note.
     """
     seed = check_int("seed", seed, 0, 2**63 - 1)
-    truths = _read_uploads(files)
+    truths, upload_notes = _read_batch(files)
     metrics = metrics or list(DEFAULT_METRICS)
     weights = parse_fidelities(fidelity)
     try:
@@ -130,20 +136,22 @@ def run_evaluation(files: list[str] | None, spec: str, seed: float, models: list
     csv_path = folder / "scores.csv"
     csv_path.write_text(result.csv())
     keys = list(result.outputs)
-    stems = unique_labels(f"{Path(i).stem}-{c}" for i, c in keys)  # a.jpg and a.png must not share an output file
+    stems = unique_labels(f"{Path(i).stem[:100]}-{c}" for i, c in keys)  # a.jpg and a.png must not share an output file
     gallery = [(save_result_png(folder, stem, result.outputs[key]), f"{key[0]} · {key[1]}") for stem, key in zip(stems, keys)]
     # Failures are said once, here (not also as toasts): one short line, the long messages folded away.
     failed = f"; {len(result.failures)} model(s) could not run" if result.failures else ""
-    skipped = f"; {len(result.skipped)} image(s) skipped" if result.skipped else ""
+    skipped_count = len(result.skipped) + len(upload_notes)
+    skipped = f"; {skipped_count} file(s) skipped" if skipped_count else ""
     note = status_html(
         f"{len(truths) - len(result.skipped)} image(s), degradation {result.degradation}, "
         f"seed {result.seed}{failed}{skipped}.",
         [f"Could not run: {model}: {plain_message(message)}" for model, message in result.failures.items()]
+        + [f"Skipped: {line}" for line in upload_notes]
         + [f"Skipped: {plain_message(line)}" for line in result.skipped] + [
             "Outputs of another size are resized to the ground truth's with Lanczos before scoring; the degraded "
             "column is the degraded image itself (enlarged by nearest neighbour when smaller): the baseline every "
             "model should beat."],
-        "warn" if result.failures or result.skipped else "info")
+        "warn" if result.failures or skipped_count else "info")
     return table, chart, per_image, gallery, str(csv_path), note
 
 

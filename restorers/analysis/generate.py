@@ -26,6 +26,9 @@ INTERPOLATIONS: dict[str, tuple[str, str]] = {
     "w-cubic": ("w", "cubic"),
 }
 MAX_FRAMES = int(os.environ.get("RESTORERS_MAX_FRAMES", 600))
+# A generator given as a file: an NVIDIA network pickle, or a torch.save'd {'config', 'state_dict'}. Any case
+# (x.PKL from a phone or a Windows disk is the same file).
+GENERATOR_SUFFIXES = (".pkl", ".pt", ".pth")
 MAX_SEEDS = 32
 
 
@@ -70,22 +73,36 @@ def parse_seeds(text: str) -> list[int]:
 def _pickle_generator(path: str, mtime: float, device: str) -> torch.nn.Module:
     from ..models.stylegan_pickle import load_stylegan2_ada_pickle
 
+    from ..models.checkpoint import non_finite_keys
+
     del mtime  # part of the cache key only: an edited file is loaded again
-    return prepare(load_stylegan2_ada_pickle(path).eval().requires_grad_(False), torch.device(device))
+    generator = load_stylegan2_ada_pickle(path)
+    broken = non_finite_keys(generator.state_dict())
+    if broken:  # NaN weights would render black frames that look like a result (a failed load is not cached)
+        raise ValueError(f"{Path(path).name}: {len(broken)} tensor(s) of the generator hold NaN or infinite values; "
+                         "its faces would not be finite, so it is refused")
+    return prepare(generator.eval().requires_grad_(False), torch.device(device))
 
 
 def load_generator(model: str | ModelSpec | Path, device: str | torch.device | None = None) -> torch.nn.Module:
     """A registered generator (weights via the hub) or a local StyleGAN2-ADA pickle, loaded safely."""
     resolved = pick_device(device)
-    if isinstance(model, Path) or (isinstance(model, str) and model.endswith((".pkl", ".pt"))):
+    if isinstance(model, Path) or (isinstance(model, str) and _names_a_file(model)):
         path = Path(model)
         if not path.is_file():
-            raise ValueError(f"{path}: no such generator file")
+            raise ValueError(f"{path.name}: no such generator file")  # the name only: never a server path
+        if path.suffix.lower() not in GENERATOR_SUFFIXES:
+            raise ValueError(f"{path.name}: a generator file ends in {', '.join(GENERATOR_SUFFIXES)} (any case)")
         return _pickle_generator(str(path.resolve()), path.stat().st_mtime, str(resolved))
     spec = get_spec(model) if isinstance(model, str) else model
     if spec.family != "generator":
         raise ValueError(f"{spec.name} is not a generator")
     return get_network(spec, resolved)
+
+
+def _names_a_file(model: str) -> bool:
+    """A model argument that is a file (a path, or a name with a generator suffix) rather than a registry name."""
+    return Path(model).suffix.lower() in GENERATOR_SUFFIXES or "/" in model or os.sep in model
 
 
 @dataclass

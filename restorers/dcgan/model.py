@@ -100,6 +100,9 @@ def _check_size(build: Callable[[], torch.nn.Module], name: str) -> None:
 
 def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> DCGANModel:
     """Recognise a loaded checkpoint (see the module docstring) and build the generator from it."""
+    from ..guards.validate import shorten
+    from ..models.checkpoint import non_finite_keys
+
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{name} is not a DCGAN checkpoint (it holds a {type(checkpoint).__name__}, not a dict)")
     discriminator_state = None
@@ -131,10 +134,14 @@ def model_from_checkpoint(checkpoint: object, name: str = "the checkpoint") -> D
     try:
         generator.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        missing = sorted(set(generator.state_dict()) - set(state))[:3]
-        unexpected = sorted(set(state) - set(generator.state_dict()))[:3]
+        missing = [shorten(k, 80) for k in sorted(set(generator.state_dict()) - set(state))[:3]]
+        unexpected = [shorten(k, 80) for k in sorted(set(state) - set(generator.state_dict()))[:3]]
         raise CheckpointError(f"{name} does not match a DCGAN generator (missing keys {missing}, unexpected keys "
                               f"{unexpected}, or different shapes)") from exc
+    broken = non_finite_keys(state)
+    if broken:  # NaN weights would sample black squares that look like a result
+        raise CheckpointError(f"{name}: {len(broken)} generator tensor(s) hold NaN or infinite values (e.g. "
+                              f"{shorten(broken[0], 80)}); its samples would not be finite, so it is refused")
     discriminator = None
     if isinstance(discriminator_state, dict):
         discriminator_state = _strip_module(discriminator_state)

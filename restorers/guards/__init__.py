@@ -12,6 +12,7 @@ from .._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "LimitError": "limits", "MAX_FPS": "limits", "MIN_FPS": "limits", "max_upload_bytes": "limits",
     "setting": "limits",
-    "ParameterError": "validate", "check_int": "validate", "check_number": "validate",
+    "ParameterError": "validate", "check_int": "validate", "check_number": "validate", "shorten": "validate",
+    "check_flag": "validate",
     "Cancelled": "cancel",
 })

@@ -16,6 +16,20 @@ class ParameterError(ValueError):
     """A parameter is of the wrong type or outside its range."""
 
 
+# The most characters of anything a user sent (a key name, a file name, a member of a zip) quoted in one
+# message: a 2 MB key name must not make a 10 MB error.
+QUOTE_LIMIT = 200
+
+
+def shorten(text: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` as a string of at most ``limit`` characters (cut in the middle, so both ends show)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    keep = max(1, limit - 5)
+    return f"{text[: keep - keep // 3]} ... {text[len(text) - keep // 3 :]}"
+
+
 def _shown(value: Any) -> str:
     """A short, safe rendering of what the user sent (never a long repr or an object's address)."""
     if isinstance(value, str):

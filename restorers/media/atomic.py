@@ -20,7 +20,8 @@ def partial_path(final: str | Path) -> Path:
     """A fresh hidden name beside ``final`` that keeps its extension (ffmpeg picks the container from it):
     ``out/a.png`` -> ``out/.a.1f2e3d4c.partial.png``."""
     final = Path(final)
-    return final.with_name(f".{final.stem}.{secrets.token_hex(4)}{PARTIAL_MARK}{final.suffix}")
+    # The stem is cut so that a name near the file-system limit (255 bytes) still has room for the marks.
+    return final.with_name(f".{final.stem[:100]}.{secrets.token_hex(4)}{PARTIAL_MARK}{final.suffix[:16]}")
 
 
 def publish(made: str | Path, final: str | Path) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import images
 from ..guards.zip_scan import ZipRefused, is_zip, open_zip
+from ..guards.validate import shorten
 from ..guards.limits import (
     MAX_UPLOAD_MB_ENV,
     MAX_ZIP_MEMBERS_ENV,
@@ -30,6 +31,9 @@ from ..guards.limits import (
 )
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+# A member's name becomes output file names: longer than a file name may be (255 bytes on common file
+# systems), it is skipped with a note rather than failing the batch when its output is written.
+MAX_MEMBER_NAME = 255
 
 
 class UploadError(images.ImageError):
@@ -119,7 +123,7 @@ def zip_members(archive: zipfile.ZipFile, label: str, room: int) -> list[zipfile
         raise UploadError(f"{label} holds {len(members)} images; at most {room} more fit in this batch")
     per_file, ratio, total = max_image_file_bytes(), max_zip_ratio(), 0
     for info in members:
-        shown = PurePosixPath(info.filename).name
+        shown = shorten(PurePosixPath(info.filename).name, 80)
         if info.file_size > per_file:
             raise UploadError(f"{label}: {shown} unpacks to {info.file_size / 2**20:.0f} MB; an image may have "
                               f"at most {per_file / 2**20:.0f} MB")
@@ -162,7 +166,14 @@ def read_batch(paths: Sequence[str | Path], max_images: int) -> Batch:
             try:
                 with open_upload_zip(path, label) as archive:
                     for info in zip_members(archive, label, max_images - len(found)):
-                        shown = PurePosixPath(info.filename).name
+                        shown = shorten(PurePosixPath(info.filename).name, 80)
+                        if len(PurePosixPath(info.filename).name.encode("utf-8", "replace")) > MAX_MEMBER_NAME:
+                            skipped.append(f"{shown} in {label}: its name is {len(info.filename)} characters long "
+                                           f"(at most {MAX_MEMBER_NAME}); skipped")
+                            continue
+                        if info.flag_bits & 0x1:  # zip's "encrypted" flag: nothing to read without a password
+                            skipped.append(f"{shown} in {label}: encrypted (password-protected) zip entry; skipped")
+                            continue
                         try:
                             found.append((shown, images.load_image(_read_member(archive, info)).rgb))
                         except images.ImageError as exc:

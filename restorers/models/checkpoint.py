@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..guards import limits
+from ..guards.validate import shorten
 from .detect_arch import ARCH_FAMILY, UnrecognisedCheckpointError, detect
 from .hub import WeightsCorruptError, read_checkpoint, sha256_of, unwrap_state_dict
 from .registry import ModelSpec
@@ -90,8 +91,8 @@ def inspect_state_dict(state: dict[str, torch.Tensor], source: str = "checkpoint
         with torch.device("meta"):
             meta = _build(arch, config)
     except Exception as exc:  # noqa: BLE001 - an inconsistent config, in words
-        raise CheckpointError(f"{source}: looks like {ARCH_TITLES[arch]} {config}, but that network cannot be "
-                              f"built ({exc})") from None
+        raise CheckpointError(f"{source}: looks like {ARCH_TITLES[arch]} {shorten(config)}, but that network "
+                              f"cannot be built ({shorten(exc)})") from None
     params = sum(t.numel() for t in meta.state_dict().values())
     if params > limits.max_checkpoint_params():
         raise CheckpointError(f"{source}: describes a {ARCH_TITLES[arch]} of {params / 1e6:.0f} M parameters; up to "
@@ -102,13 +103,25 @@ def inspect_state_dict(state: dict[str, torch.Tensor], source: str = "checkpoint
     extra = [k for k in state if k not in expected]
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
     if missing or extra or wrong:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-                 f"{len(extra)} unexpected (e.g. {extra[0]})" if extra else "",
-                 f"{len(wrong)} of another shape (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)}, expected "
-                 f"{expected[wrong[0]]})" if wrong else ""]
+        parts = [f"{len(missing)} missing (e.g. {shorten(missing[0])})" if missing else "",
+                 f"{len(extra)} unexpected (e.g. {shorten(extra[0])})" if extra else "",
+                 f"{len(wrong)} of another shape (e.g. {shorten(wrong[0])}: {shorten(tuple(state[wrong[0]].shape))}, "
+                 f"expected {expected[wrong[0]]})" if wrong else ""]
         raise CheckpointError(f"{source}: looks like {ARCH_TITLES[arch]} {config}, but its tensors do not fit that "
                               f"network: {'; '.join(p for p in parts if p)}")
+    broken = non_finite_keys(state)
+    if broken:
+        # NaN or infinite weights make NaN pixels, which a PNG would show as a silent black image.
+        raise CheckpointError(f"{source}: {len(broken)} tensor(s) hold NaN or infinite values (e.g. "
+                              f"{shorten(broken[0])}); the output would not be finite, so the file is refused")
     return arch, config, state
+
+
+def non_finite_keys(state: dict[str, torch.Tensor]) -> list[str]:
+    """Keys of the floating-point tensors in ``state`` that hold a NaN or an infinity."""
+    return [key for key, tensor in state.items()
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and tensor.device.type != "meta"
+            and not bool(torch.isfinite(tensor).all())]  # meta tensors (shapes only) have no values to check
 
 
 def _slug(text: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from ..guards.validate import shorten
+
 StateDict = Mapping[str, torch.Tensor]
 Detection = tuple[str, dict[str, Any]]
 
@@ -25,8 +27,19 @@ class UnrecognisedCheckpointError(ValueError):
     """The state_dict matches none of the known architectures (or is inconsistent with the one it resembles)."""
 
 
-def _shape(sd: StateDict, key: str) -> tuple[int, ...]:
-    return tuple(sd[key].shape)
+class _TooFewDimensions(UnrecognisedCheckpointError):
+    """A detector's key holds a tensor of fewer dimensions than the weight it stands for (said per arch)."""
+
+
+def _shape(sd: StateDict, key: str, dims: int = 0) -> tuple[int, ...]:
+    """The shape of ``sd[key]``, which must have at least ``dims`` dimensions (the ones a detector reads);
+    a scalar or a vector where a weight matrix or convolution belongs is refused in words."""
+    shape = tuple(sd[key].shape)
+    if len(shape) < dims:
+        raise _TooFewDimensions(
+            f"'{shorten(key)}' is a {len(shape)}-D tensor of shape {shape}, where a weight of at least {dims} "
+            "dimensions belongs")
+    return shape
 
 
 def _indices(sd: StateDict, prefix: str) -> list[int]:
@@ -92,11 +105,11 @@ def detect_rrdbnet(sd: StateDict) -> Detection | None:
               "conv_up2.weight", "conv_hr.weight", "conv_last.weight")
     if not all(k in sd for k in needed):
         return None
-    num_out = _shape(sd, "conv_last.weight")[0]
-    num_feat, first_in = _shape(sd, "conv_first.weight")[:2]
+    num_out = _shape(sd, "conv_last.weight", 4)[0]
+    num_feat, first_in = _shape(sd, "conv_first.weight", 4)[:2]
     # conv_first sees the input pixel-unshuffled by 1, 2 or 4 (x4, x2, x1), so it has 3, 12 or 48 channels.
     scales = {1: 4, 4: 2, 16: 1}
-    if first_in % num_out or first_in // num_out not in scales:
+    if not num_out or first_in % num_out or first_in // num_out not in scales:
         raise UnrecognisedCheckpointError(
             f"RRDBNet-like, but conv_first has {first_in} input channels for {num_out} output channels "
             "(expected 1, 4 or 16 times as many: scale 4, 2 or 1)")
@@ -106,7 +119,7 @@ def detect_rrdbnet(sd: StateDict) -> Detection | None:
         "scale": scales[first_in // num_out],
         "num_feat": num_feat,
         "num_block": len(_indices(sd, "body")),
-        "num_grow_ch": _shape(sd, "body.0.rdb1.conv1.weight")[0],
+        "num_grow_ch": _shape(sd, "body.0.rdb1.conv1.weight", 4)[0],
     }
 
 
@@ -114,10 +127,10 @@ def detect_srvgg(sd: StateDict) -> Detection | None:
     """SRVGGNetCompact (realesr-general-x4v3, animevideov3, ...): any depth, width and scale, PReLU."""
     if not sd or not all(k.startswith("body.") for k in sd) or "body.0.weight" not in sd:
         return None
-    convs = [i for i in _indices(sd, "body") if len(_shape(sd, f"body.{i}.weight")) == 4]
+    convs = [i for i in _indices(sd, "body") if f"body.{i}.weight" in sd and len(_shape(sd, f"body.{i}.weight")) == 4]
     if convs != list(range(0, 2 * len(convs), 2)) or len(convs) < 2:
         return None
-    num_feat, num_in = _shape(sd, "body.0.weight")[:2]
+    num_feat, num_in = _shape(sd, "body.0.weight", 4)[:2]
     if "body.1.weight" not in sd:
         raise UnrecognisedCheckpointError(
             "SRVGGNetCompact-like, but without PReLU weights: its activation (ReLU or LeakyReLU) cannot be "
@@ -137,13 +150,13 @@ def detect_gpen(sd: StateDict) -> Detection | None:
         return None
     encoders = {m.group(1) for k in sd if (m := re.match(r"^ecd(\d+)\.", k))}  # ecd0 .. ecd{log2(size) - 2}
     size = 2 ** (len(encoders) + 1)
-    ch4 = _shape(sd, "generator.conv1.conv.weight")[2]  # [1, out, in, 3, 3]; in = channels[4] = 512 * narrow
+    ch4 = _shape(sd, "generator.conv1.conv.weight", 3)[2]  # [1, out, in, 3, 3]; in = channels[4] = 512 * narrow
     narrow = ch4 / 512
     # The first conv at 64 px (convs.6) has channels[64] = 256 * channel_multiplier * narrow outputs.
     key = "generator.convs.6.conv.weight"
-    multiplier = round(_shape(sd, key)[1] / (256 * narrow)) if key in sd else 2
+    multiplier = round(_shape(sd, key, 2)[1] / (256 * narrow)) if key in sd and narrow else 2
     mlp = _indices(sd, "generator.style")
-    return "gpen", {"size": size, "style_dim": _shape(sd, "generator.style.1.weight")[0], "n_mlp": len(mlp),
+    return "gpen", {"size": size, "style_dim": _shape(sd, "generator.style.1.weight", 1)[0], "n_mlp": len(mlp),
                     "channel_multiplier": multiplier, "narrow": narrow}
 
 
@@ -154,12 +167,12 @@ def detect_gfpgan(sd: StateDict) -> Detection | None:
         return None
     out_size = 2 ** (len(_indices(sd, "conv_body_down")) + 2)
     log_size = int(math.log2(out_size))
-    narrow = _shape(sd, "final_conv.weight")[0] * 2 / 512  # U-Net channels[4] = 512 * narrow * 0.5
+    narrow = _shape(sd, "final_conv.weight", 1)[0] * 2 / 512  # U-Net channels[4] = 512 * narrow * 0.5
     key = "toRGB.3.weight"  # the U-Net head at 64 px: 256 * channel_multiplier * narrow * 0.5 inputs
-    multiplier = round(_shape(sd, key)[1] / (128 * narrow)) if key in sd else 1
-    style = _shape(sd, "stylegan_decoder.style_mlp.1.weight")[0]
-    linear_out = _shape(sd, "final_linear.weight")[0]
-    c8 = _shape(sd, "condition_scale.0.0.weight")[1]
+    multiplier = round(_shape(sd, key, 2)[1] / (128 * narrow)) if key in sd and narrow else 1
+    style = _shape(sd, "stylegan_decoder.style_mlp.1.weight", 1)[0]
+    linear_out = _shape(sd, "final_linear.weight", 1)[0]
+    c8 = _shape(sd, "condition_scale.0.0.weight", 2)[1]
     return "gfpgan", {
         "out_size": out_size, "num_style_feat": style, "channel_multiplier": multiplier,
         "decoder_load_path": None, "fix_decoder": False,
@@ -167,7 +180,7 @@ def detect_gfpgan(sd: StateDict) -> Detection | None:
         # Not stored in the weights; every published clean GFPGAN takes the latent directly.
         "input_is_latent": True,
         "different_w": linear_out == (log_size * 2 - 2) * style, "narrow": narrow,
-        "sft_half": _shape(sd, "condition_scale.0.2.weight")[0] == c8,
+        "sft_half": "condition_scale.0.2.weight" in sd and _shape(sd, "condition_scale.0.2.weight", 1)[0] == c8,
     }
 
 
@@ -179,16 +192,16 @@ def detect_codeformer(sd: StateDict) -> Detection | None:
     if not all(k in sd for k in ("position_emb", "quantize.embedding.weight", "feat_emb.weight",
                                  "encoder.blocks.0.weight")):
         return None
-    latent, dim = _shape(sd, "position_emb")
+    latent, dim = _shape(sd, "position_emb", 2)[:2]
     connect = sorted({k.split(".")[1] for k in sd if k.startswith("fuse_convs_dict.")}, key=int)
     config: dict[str, Any] = {"dim_embd": dim, "n_head": 8, "n_layers": len(_indices(sd, "ft_layers")),
-                              "codebook_size": _shape(sd, "quantize.embedding.weight")[0], "connect_list": connect}
+                              "codebook_size": _shape(sd, "quantize.embedding.weight", 2)[0], "connect_list": connect}
     if latent != 256:
         config["latent_size"] = latent
-    emb = _shape(sd, "quantize.embedding.weight")[1]
+    emb = _shape(sd, "quantize.embedding.weight", 2)[1]
     if emb != 256:
         config["vq_emb_dim"] = emb
-    nf = _shape(sd, "encoder.blocks.0.weight")[0]
+    nf = _shape(sd, "encoder.blocks.0.weight", 1)[0]
     if nf != 64:
         config["vq_nf"] = nf
     return "codeformer", config
@@ -198,6 +211,8 @@ def detect_codeformer(sd: StateDict) -> Detection | None:
 DETECTORS: tuple[Callable[[StateDict], Detection | None], ...] = (
     detect_rrdbnet, detect_gfpgan, detect_gpen, detect_codeformer, detect_srvgg,
 )
+_ARCH_NAMES = {detect_rrdbnet: "RRDBNet", detect_gfpgan: "GFPGAN", detect_gpen: "GPEN",
+               detect_codeformer: "CodeFormer", detect_srvgg: "SRVGGNetCompact"}
 
 
 def detect(state_dict: StateDict) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
@@ -205,19 +220,30 @@ def detect(state_dict: StateDict) -> tuple[str, dict[str, Any], dict[str, torch.
     sd = dict(state_dict)
     bad = [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]
     if bad or not sd:
-        raise UnrecognisedCheckpointError(
-            "not a state_dict of tensors" + (f": '{bad[0]}' holds a {type(sd[bad[0]]).__name__}" if bad else ": it is empty"))
+        raise UnrecognisedCheckpointError("not a state_dict of tensors" + (
+            f": '{shorten(bad[0])}' holds a {type(sd[bad[0]]).__name__}" if bad else ": it is empty"))
     for convert in CONVERTERS:
         converted = convert(sd)
         if converted is not None:
             sd = converted
             break
     for detector in DETECTORS:
-        found = detector(sd)
+        try:
+            found = detector(sd)
+        except _TooFewDimensions as exc:
+            raise UnrecognisedCheckpointError(f"{_ARCH_NAMES[detector]}-like, but {exc}") from None
+        except UnrecognisedCheckpointError:
+            raise
+        except (ArithmeticError, IndexError, KeyError, TypeError, ValueError):
+            # Shapes no real checkpoint has (zero channels, a scalar where a matrix belongs): one sentence,
+            # not the arithmetic that tripped over them.
+            raise UnrecognisedCheckpointError(f"{_ARCH_NAMES[detector]}-like key names, but tensor shapes no "
+                                              f"{_ARCH_NAMES[detector]} has") from None
         if found is not None:
             arch, config = found
             return arch, {k: (int(v) if isinstance(v, int) else v) for k, v in config.items()}, sd
     keys = list(sd)
     raise UnrecognisedCheckpointError(
-        f"unrecognised checkpoint: {len(keys)} tensors, first keys {', '.join(keys[:5])}. Known architectures: "
+        f"unrecognised checkpoint: {len(keys)} tensors, first keys {', '.join(shorten(k, 60) for k in keys[:5])}. "
+        "Known architectures: "
         "RRDBNet (ESRGAN / Real-ESRGAN, new or original key layout), SRVGGNetCompact, GPEN, GFPGANv1Clean, CodeFormer")

@@ -528,7 +528,34 @@ def read_checkpoint(path: Path) -> object:
         # map_location: several published files hold CUDA storages and fail to load on a CPU machine otherwise.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any decoding failure means the same thing to the user
-        raise WeightsCorruptError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise WeightsCorruptError(f"{path} is not a readable checkpoint ({unreadable_reason(exc)})") from None
+
+
+# torch's own words for a refused file advise re-running with weights_only=False, i.e. running the code the
+# file may hold. That advice must never reach a user: every torch.load failure is said in our words here.
+_UNSUPPORTED_GLOBAL = "Unsupported global: GLOBAL "
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why torch.load / safetensors could not read a file, in a short sentence with no torch advice in it."""
+    import pickle
+
+    text = str(exc)
+    if "Weights only load failed" in text or isinstance(exc, pickle.UnpicklingError):
+        if _UNSUPPORTED_GLOBAL in text:
+            name = text.split(_UNSUPPORTED_GLOBAL, 1)[1].split(" ", 1)[0][:120]
+            return (f"it holds a Python object ({name}) besides tensors and plain data; such objects are "
+                    "never loaded here, because loading them could run code")
+        return "its contents are not tensors and plain data saved by torch.save: damaged, or another format"
+    if isinstance(exc, EOFError):
+        return "the file is empty or cut short"
+    if "central directory" in text or "zip archive" in text:
+        return "a damaged or incomplete zip archive; the file may be cut short"
+    if isinstance(exc, MemoryError):
+        return "not enough memory to read it"
+    if type(exc).__name__ in ("SafetensorError",) or "safetensors" in type(exc).__module__:
+        return "not a valid .safetensors file"
+    return "neither a file saved by torch.save nor a .safetensors file"
 
 
 def unwrap_state_dict(checkpoint: object, keys: tuple[str, ...] = ("params_ema", "params")) -> dict:

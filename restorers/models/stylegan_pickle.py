@@ -98,8 +98,9 @@ def _load_storage(data: Any) -> Any:
     try:
         storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "not plain tensor data"
-        raise UnsafePickleError(f"tensor storage payload refused by torch.load(weights_only=True): {first}") from None
+        from .hub import unreadable_reason  # torch's own text advises weights_only=False: never shown
+
+        raise UnsafePickleError(f"a tensor storage in the pickle was refused: {unreadable_reason(exc)}") from None
     except (RuntimeError, EOFError, OSError, ValueError, struct_error, MemoryError):
         # e.g. a storage that declares 10^10 elements over a few bytes: torch refuses it (nothing is kept)
         raise UnsafePickleError("a tensor storage in the pickle is damaged (its declared size does not match its bytes)") from None

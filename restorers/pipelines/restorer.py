@@ -38,6 +38,20 @@ FACE_BATCH = {"cpu": 1, "cuda": 8}
 DEFAULT_FIDELITY = 0.5  # the official demo's default
 
 
+class NonFiniteOutputError(ValueError):
+    """A network produced NaN or infinite values: there is no honest image to return."""
+
+
+def finite_pixels(tensor: torch.Tensor, model: str, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """``images.from_tensor``, after checking every value is finite: NaN would otherwise become black pixels
+    that look like a result."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise NonFiniteOutputError(
+            f"{model}: the output is not finite (NaN or infinite values), so no image was made; the network's "
+            "weights or its arithmetic broke down (fp32 precision may help with an overflow)")
+    return images.from_tensor(tensor, value_range)
+
+
 def check_fidelity(value: object) -> float:
     """A fidelity weight as a float in [0, 1], or a ValueError that says what is allowed."""
     try:
@@ -214,7 +228,7 @@ class SRRestorer(Restorer):
             context = network_context(net)
             tile_side = _tile_size(height, width, tile, self.spec, context)
             y = tiled_apply(net, x, scale, tile_side, TILE_OVERLAP, multiple, context)
-        out = images.from_tensor(y[:, :, : height * scale, : width * scale])[0]
+        out = finite_pixels(y[:, :, : height * scale, : width * scale], self.name)[0]
         if outscale is not None and outscale != scale:
             out = images.resize(out, images.scaled_size(width, height, outscale), "lanczos")
         return out
@@ -287,10 +301,11 @@ class FaceRestorer(Restorer):
                     encoding = net.encode(x, adain=True)
                     for i, w in enumerate(fidelities):
                         begin = time.perf_counter()
-                        outputs[i].append(images.from_tensor(net.decode(encoding, w), self.spec.value_range))
+                        outputs[i].append(finite_pixels(net.decode(encoding, w), self.name, self.spec.value_range))
                         decode_s[i] += time.perf_counter() - begin
                 else:
-                    outputs[0].append(images.from_tensor(self._forward(net, x, seed, fidelities[0]), self.spec.value_range))
+                    outputs[0].append(finite_pixels(self._forward(net, x, seed, fidelities[0]), self.name,
+                                                    self.spec.value_range))
         results = []
         for parts in outputs:
             restored = np.concatenate(parts, axis=0)
