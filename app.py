@@ -77,6 +77,7 @@ def launch_options() -> dict:
 def create_demo() -> gr.Blocks:
     # First-use weight downloads show "Downloading X: 120/284 MB, 12 MB/s" in the running request's progress bar.
     set_default_download_progress(report_download)
+    jobs.quiet_user_errors()  # a visitor's mistake is one line in the server log, not a traceback
     sweep_outputs(force=True)  # leftovers of earlier runs (a crash, a restart)
     # Gradio's own copies of uploads and results: swept every 10 minutes, deleted when older than the max age.
     with gr.Blocks(title=TITLE, delete_cache=(600, int(tmp_max_age_s()))) as demo:

@@ -82,9 +82,10 @@ def train_cost(source: str, files: Any, hub_name: str, size: Any, epochs: Any, *
             count = HUB_IMAGES.get(hub_name, 8189) if source == "hub" else EXAMPLE_IMAGES
         pixels = (float(size) / 32) ** 2
         seconds = count * float(epochs) * TRAIN_S_PER_IMAGE_32 * pixels
-    except (TypeError, ValueError):
+        what = f"training {count} images for {int(float(epochs))} epochs"
+    except (TypeError, ValueError, OverflowError):  # NaN, Infinity, text: the handler names the parameter
         return budget.Estimate()
-    return budget.part(f"training {count} images for {int(float(epochs))} epochs", seconds).scaled(costs.factor())
+    return budget.part(what, seconds).scaled(costs.factor())
 
 
 def _load_data(source: str, files: list[str] | None, hub_name: str, size: int):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -25,6 +27,7 @@ from restorers.analysis import budget
 from restorers.guards import cancel, limits
 
 from . import zerogpu
+from .tmpdirs import sweep_outputs
 
 log = logging.getLogger(__name__)
 LANE = "gpu"  # the one concurrency id shared by every event that does real work
@@ -118,12 +121,41 @@ def _message(exc: BaseException) -> gr.Error:
                     duration=None, print_exception=False)
 
 
+_cleanup_lock = threading.Lock()
+CLEANUP_DELAY_S = 0.5
+
+
+def _release_memory_soon() -> None:
+    """After a failed or refused request: collect what it left in reference cycles (a traceback's frames hold
+    its decoded images and tensors) and hand the freed memory back to the OS, in a background thread so the
+    error reaches the user at once. One clean-up at a time; a request failing meanwhile is covered by it."""
+    def clean() -> None:
+        try:
+            import gc
+
+            from restorers.models import release_freed_memory
+
+            gc.collect()
+            release_freed_memory()
+        except Exception:  # noqa: BLE001 - a clean-up must never become an error of its own
+            log.debug("memory clean-up failed", exc_info=True)
+        finally:
+            _cleanup_lock.release()
+
+    if _cleanup_lock.acquire(blocking=False):
+        # A moment later: the failed handler's frames are still alive while its error is being built here.
+        timer = threading.Timer(CLEANUP_DELAY_S, clean)
+        timer.daemon = True
+        timer.start()
+
+
 def _released(error: gr.Error) -> gr.Error:
     """``error`` cut loose from the failure behind it: a traceback or chained exception keeps every frame's
     locals (decoded images, tensors) alive for as long as gradio holds the error, so an idle server would
     keep the memory of a request that failed."""
     error.__traceback__ = None
     error.__context__ = error.__cause__ = None
+    _release_memory_soon()
     return error
 
 
@@ -139,7 +171,7 @@ def _translate(exc: BaseException, label: str = "request") -> gr.Error:
         error = _message(exc)
     if not str(error.message).startswith("Something went wrong on the server"):
         # A user's mistake or a refusal: one line in the server log, never a traceback.
-        log.info("%s refused: %s: %s", label, type(exc).__name__, " ".join(str(error.message).split())[:300])
+        log.warning("%s not done: %s: %s", label, type(exc).__name__, " ".join(str(error.message).split())[:300])
     return error
 
 
@@ -169,6 +201,7 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
         on_zero = getattr(target, "zero_gpu", False)
 
         def start(args: tuple, kwargs: dict) -> cancel.Deadline:
+            sweep_outputs()  # old request folders and gradio's empty leftovers (at most once a minute)
             allowed, raise_with = limits.request_budget_s(), None
             gpu_max = limits.zerogpu_max_s() - limits.zerogpu_min_s()
             if on_zero and (not allowed or gpu_max < allowed):  # one ZeroGPU call holds the GPU for a bounded time
@@ -225,6 +258,26 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
         registered[fn.__name__] = handler
         return handler
     return decorate
+
+
+def quiet_user_errors() -> None:
+    """gr.Error is a sentence for a user (a value not among a dropdown's choices, a file of the wrong type):
+    by default gradio prints its full traceback to the server log every time. From now on such errors log
+    one line; exceptions that are not gr.Error (real bugs) keep their traceback. Idempotent."""
+    error_class = gr.Error
+    if getattr(error_class.__init__, "quiet", False):
+        return
+    original = error_class.__init__
+
+    def init(self, message: str = "Error raised.", duration: float | None = 10, visible: bool = True,
+             title: str = "Error", print_exception: bool = False) -> None:
+        original(self, message, duration, visible, title, print_exception)
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("gradio"):  # gradio's own checks; ours are logged once by _translate
+            log.warning("request refused by gradio: %s", " ".join(str(message).split())[:300])
+
+    init.quiet = True  # type: ignore[attr-defined]
+    error_class.__init__ = init  # type: ignore[method-assign]
 
 
 def ui(fn: Callable) -> Callable:

@@ -22,6 +22,10 @@ from pathlib import Path
 TMP_ENV = "RESTORERS_TMP"
 TMP_MAX_AGE_ENV = "RESTORERS_TMP_MAX_AGE_S"
 DEFAULT_TMP_MAX_AGE_S = 3600  # request folders older than this are deleted (gradio has copied them by then)
+# gradio 6's File component leaves one empty "tmpXXXXXXXX" file in its cache per file it hands a handler
+# (components/file.py makes a NamedTemporaryFile and keeps only the upload's path). An upload in progress is
+# also a tmp* file there, but it grows as it arrives: only files empty for this long are leftovers.
+EMPTY_TMP_MIN_AGE_S = 60
 OUTPUT_ROOT = Path(os.environ.get(TMP_ENV) or Path(tempfile.gettempdir()) / "restorers-app")
 RUN_DIR = OUTPUT_ROOT / f"run-{os.getpid()}"
 GRADIO_DIR = RUN_DIR / "gradio"
@@ -51,6 +55,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def sweep_empty_gradio_files(now: float | None = None, min_age_s: float = EMPTY_TMP_MIN_AGE_S) -> int:
+    """Delete the empty tmp* files gradio left at the top of its cache folder; returns how many."""
+    folder = Path(os.environ.get("GRADIO_TEMP_DIR") or GRADIO_DIR)
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if not entry.name.startswith("tmp") or not entry.is_file():
+                continue
+            info = entry.stat()
+            if info.st_size == 0 and now - info.st_mtime > min_age_s:
+                entry.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to delete
+    return removed
+
+
 def sweep_outputs(max_age_s: float | None = None, force: bool = False) -> int:
     """Delete this process's request folders older than ``max_age_s`` (default $RESTORERS_TMP_MAX_AGE_S) and the
     whole folder of every server process that is gone. Runs at most once a minute unless ``force``; returns how
@@ -61,9 +87,9 @@ def sweep_outputs(max_age_s: float | None = None, force: bool = False) -> int:
             return 0
         _last_sweep[0] = now
     age = tmp_max_age_s() if max_age_s is None else max_age_s
-    removed = 0
+    removed = sweep_empty_gradio_files(now)
     if not OUTPUT_ROOT.is_dir():
-        return 0
+        return removed
     for entry in OUTPUT_ROOT.iterdir():
         try:
             if entry.name.startswith("run-") and entry.name[4:].isdigit():

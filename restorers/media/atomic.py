@@ -36,9 +36,10 @@ def publish(made: str | Path, final: str | Path) -> Path:
 
 
 @contextmanager
-def atomic_output(final: str | Path) -> Iterator[Path]:
+def atomic_output(final: str | Path, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write; on success it becomes ``final``, on any exit by an exception
-    (KeyboardInterrupt included) it is removed and ``final`` is left as it was.
+    (KeyboardInterrupt included) it is removed and ``final`` is left as it was. ``make_parents``: create
+    missing folders first (else a missing folder is an error, as for ``open``).
 
         with atomic_output("out/a.png") as tmp:
             image.save(tmp, format="PNG")
@@ -46,7 +47,8 @@ def atomic_output(final: str | Path) -> Iterator[Path]:
     final = Path(final)
     if final.is_dir():
         raise IsADirectoryError(f"{final.name or final} is a folder; give a file name to write")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        final.parent.mkdir(parents=True, exist_ok=True)
     temporary = partial_path(final)
     try:
         yield temporary
@@ -59,7 +61,7 @@ def atomic_output(final: str | Path) -> Iterator[Path]:
 
 
 def write_text(final: str | Path, text: str) -> Path:
-    """``Path.write_text``, but the file appears complete or not at all."""
+    """``Path.write_text``, but the file appears complete or not at all (missing folders are made)."""
     with atomic_output(final) as partial:
         partial.write_text(text)
     return Path(final)

@@ -17,6 +17,6 @@ __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "fetch": "hub", "hub_endpoint": "hub", "hub_offline": "hub", "hub_retry_seconds": "hub",
     "hub_unreachable": "hub", "set_default_download_progress": "hub",
     "cpu_supports_bf16": "runtime", "describe": "runtime", "pick_device": "runtime",
-    "resolve_precision": "runtime",
+    "resolve_precision": "runtime", "release_freed_memory": "runtime",
     "CheckpointError": "checkpoint", "checkpoint_spec": "checkpoint",
 })

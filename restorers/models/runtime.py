@@ -45,6 +45,24 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+def release_freed_memory() -> bool:
+    """Hand the memory that requests have freed back to the operating system (glibc ``malloc_trim``).
+
+    The counterpart of keep_freed_memory for idle moments: after a request that failed or was refused,
+    the memory it had allocated (a decoded image, a checkpoint's tensors) is free inside the process but
+    still counted in its RSS, once per malloc arena (each worker thread may use its own), and an idle
+    server grew by hundreds of MB per kind of failure. True when memory was returned; False off glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, else $RESTORERS_DEVICE, else CUDA when present, else CPU."""
     choice = device or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
