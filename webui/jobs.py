@@ -165,8 +165,10 @@ def _translate(exc: BaseException, label: str = "request") -> gr.Error:
             error = _user_error(f"{exc.message}\n\n{zerogpu.QUOTA_HELP}", title="Out of GPU time", duration=None)
         elif zerogpu.is_worker_error(exc):
             error = _user_error(f"{zerogpu.WORKER_HELP} ({exc.message})", title="GPU task stopped", duration=None)
-        else:  # a handler's own sentence: same treatment as ours
-            error = _user_error(str(exc.message), title=exc.title, duration=exc.duration, visible=exc.visible)
+        else:  # a handler's own sentence: the same treatment as ours, on the same error
+            error = exc
+            error.message = _user_error(str(exc.message)).message
+            error.print_exception = False
     else:
         error = _message(exc)
     if not str(error.message).startswith("Something went wrong on the server"):
