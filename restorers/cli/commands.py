@@ -47,7 +47,9 @@ def _progress(items: list, desc: str):
 def _fail(path: Path | str, exc: BaseException | str) -> None:
     from tqdm import tqdm
 
-    message = str(exc)
+    from ..guards.validate import shorten
+
+    message = shorten(str(exc), 2000)  # however much of a file's data the error quotes
     # tqdm.write keeps the line whole while a progress bar is drawn on stderr.
     tqdm.write(f"error: {message if message.startswith(str(path)) else f'{path}: {message}'}", file=sys.stderr)
 
