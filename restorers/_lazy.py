@@ -36,30 +36,7 @@ def lazy_exports(package: str, path: list[str], exports: dict[str, str],
     def __dir__() -> list[str]:
         return sorted(set(globals_of(package)) | set(exports))
 
-    clashes = {name for name, module in exports.items() if name == module and name in submodules}
-    if clashes:
-        _keep_exports_over_submodules(package, clashes)
     return __getattr__, __dir__
-
-
-def _keep_exports_over_submodules(package: str, names: set[str]) -> None:
-    """For a name that is both an export and the submodule defining it (analysis.evaluate is the function
-    evaluate() in evaluate.py), the export wins: importing the submodule (which anything may do first)
-    makes Python set the package attribute to the module, and `from restorers.analysis import evaluate`
-    then handed out a module instead of the function. The submodule itself stays reachable as
-    sys.modules["restorers.analysis.evaluate"] and through `from restorers.analysis.evaluate import ...`."""
-    import sys
-    import types
-
-    module = sys.modules[package]
-
-    class _Package(types.ModuleType):
-        def __setattr__(self, name: str, value: Any) -> None:
-            if name in names and isinstance(value, types.ModuleType) and value.__name__ == f"{package}.{name}":
-                value = getattr(value, name)
-            super().__setattr__(name, value)
-
-    module.__class__ = _Package
 
 
 def globals_of(package: str) -> dict[str, Any]:
