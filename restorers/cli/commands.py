@@ -489,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--out", "-o", default="outputs", help="output folder (default: outputs)")
     restore.add_argument("--mode", choices=FACE_MODES, default="whole",
                          help="face models: 'whole' photo (detect, align, paste back) or 'aligned' face crop")
-    restore.add_argument("--bg-upsampler", default="lanczos",
-                         help="face models, whole mode: none, lanczos, bicubic or an SR model name")
+    restore.add_argument("--bg-upsampler", default="auto",
+                         help="face models, whole mode: auto, none, lanczos, bicubic or an SR model name (default "
+                              "auto: realesr-general-x4v3 when its weights are cached or downloadable, else lanczos)")
     restore.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     restore.add_argument("--min-face", type=int, default=0, help="ignore faces smaller than this many pixels")
     restore.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,

@@ -13,6 +13,8 @@ __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "MODELS": "registry", "ModelSpec": "registry", "get_spec": "registry", "specs": "registry",
     "DEFAULT_THRESHOLD": "registry", "UnknownModelError": "registry", "probe_hub": "registry",
     "MASK_CHOICES": "registry", "PARSENET": "registry",
+    "AUTO_BACKGROUND": "registry", "DEFAULT_BACKGROUND": "registry", "FALLBACK_BACKGROUND": "registry",
+    "default_background": "registry",
     "WeightsFile": "hub", "WeightsError": "hub", "DownloadProgress": "hub", "WEIGHTS_DIR_ENV": "hub",
     "fetch": "hub", "hub_endpoint": "hub", "hub_offline": "hub", "hub_retry_seconds": "hub",
     "hub_unreachable": "hub", "set_default_download_progress": "hub",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
-from .hub import WeightsFile, probe_hub_in_background
+from .hub import WeightsFile, check, probe_hub_in_background
 
 Family = Literal["baseline", "sr", "face", "generator", "detector", "parser"]
 # How face models take their input (here, not in restorer.py, so the CLI can offer it without importing torch).
@@ -278,6 +278,23 @@ def get_spec(name: str, models: tuple[ModelSpec, ...] | None = None) -> ModelSpe
 def specs(*families: Family) -> list[ModelSpec]:
     """Registered specs, in registry order, optionally filtered by family."""
     return [s for s in MODELS if not families or s.family in families]
+
+
+# Whole-photo mode's background upsampler when the caller names none ("auto"): the fastest one that visibly
+# beats Lanczos (benchmarks/bench_background.py, docs/app.md), and GFPGAN's own Space's choice. Where its
+# weights cannot be had (offline and not cached, the Hub unreachable, a bad local file) "auto" is Lanczos.
+AUTO_BACKGROUND = "auto"
+DEFAULT_BACKGROUND = "realesr-general-x4v3"
+FALLBACK_BACKGROUND = "lanczos"
+# Weights states in which a model can run (now, or after its first download).
+RUNNABLE_STATES = frozenset({"override", "cached", "downloadable"})
+
+
+def default_background() -> str:
+    """What background="auto" means here and now: DEFAULT_BACKGROUND when its weights are cached, a verified
+    local override or downloadable, else FALLBACK_BACKGROUND. Reads only what is known (no network)."""
+    weights = get_spec(DEFAULT_BACKGROUND).weights
+    return DEFAULT_BACKGROUND if weights is None or check(weights).state in RUNNABLE_STATES else FALLBACK_BACKGROUND
 
 
 def probe_hub():

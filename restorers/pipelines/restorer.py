@@ -5,11 +5,12 @@ request lives in the call, so one instance can serve concurrent requests.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ import torch
 from ..guards import cancel, limits
 from ..media import images
 from ..models.networks import get_network
-from ..models.registry import DEFAULT_THRESHOLD, FACE_MODES, MASK_CHOICES, ModelSpec, get_spec  # noqa: F401 (FACE_MODES re-exported)
+from ..models.registry import (AUTO_BACKGROUND, DEFAULT_THRESHOLD, FACE_MODES,  # noqa: F401 (FACE_MODES re-exported)
+                               MASK_CHOICES, ModelSpec, default_background, get_spec)
 from ..models.runtime import inference, keep_freed_memory, pick_device, resolve_precision
 from .tiling import choose_tile, network_context, pad_to_multiple, tile_memory_budget, tiled_apply
 from ..guards.validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
@@ -81,6 +83,9 @@ class RestoreResult:
     warnings: list[str] = field(default_factory=list)
     mask: str | None = None  # whole-photo face restores: the paste-back mask used, 'parse' or 'square'
     masks: list[np.ndarray] = field(default_factory=list)  # each face's paste-back weights over its restored crop
+    # True for an intermediate result of restore_steps() (e.g. restored faces on a Lanczos background while
+    # the background upsampler still runs); the final result replaces it.
+    provisional: bool = False
 
     @property
     def size(self) -> tuple[int, int]:
@@ -165,6 +170,12 @@ class Restorer:
         result = self.run(loaded.rgb, **options)
         result.seconds = time.perf_counter() - start
         return self._finish(result, loaded, note)
+
+    def restore_steps(self, image, **options) -> Iterator[list[RestoreResult]]:
+        """restore() as it progresses: lists of results, provisional ones (``result.provisional``) while work
+        remains, the final list last. Here the final one only; a face model in whole mode with a learned
+        background first yields its restored faces on a Lanczos background (FaceRestorer.restore_steps)."""
+        yield [self.restore(image, **options)]
 
 
 MAX_OUTSCALE = 16.0
@@ -254,7 +265,7 @@ class FaceRestorer(Restorer):
     def output_scale(self, options: dict) -> float | None:
         if options.get("mode", "whole") == "aligned":
             return super().output_scale(options)  # None: the face size
-        if options.get("background", "lanczos") in (None, "none"):
+        if resolve_background(options.get("background", AUTO_BACKGROUND)) in (None, "none"):
             return None  # pasted back into the input itself: the input's size
         return 2.0 if options.get("outscale") is None else float(options["outscale"])
 
@@ -326,7 +337,7 @@ class FaceRestorer(Restorer):
         mode: str = "whole",
         outscale: float | None = None,
         blend: float = 1.0,
-        background: str | BackgroundFn | None = "lanczos",
+        background: str | BackgroundFn | None = AUTO_BACKGROUND,
         only_center_face: bool = False,
         min_face: int = 0,
         threshold: float = DEFAULT_THRESHOLD,
@@ -350,7 +361,7 @@ class FaceRestorer(Restorer):
         mode: str = "whole",
         outscale: float | None = None,
         blend: float = 1.0,
-        background: str | BackgroundFn | None = "lanczos",
+        background: str | BackgroundFn | None = AUTO_BACKGROUND,
         only_center_face: bool = False,
         min_face: int = 0,
         threshold: float = DEFAULT_THRESHOLD,
@@ -363,6 +374,31 @@ class FaceRestorer(Restorer):
 
         Each result's `seconds` is the shared work plus that weight's own decoding and paste-back.
         """
+        *_ignored, final = self.sweep_steps(rgb, fidelities, mode, outscale, blend, background, only_center_face,
+                                            min_face, threshold, seed, faces, mask, provisional=False)
+        return final
+
+    def sweep_steps(
+        self,
+        rgb: np.ndarray,
+        fidelities: list[float],
+        mode: str = "whole",
+        outscale: float | None = None,
+        blend: float = 1.0,
+        background: str | BackgroundFn | None = AUTO_BACKGROUND,
+        only_center_face: bool = False,
+        min_face: int = 0,
+        threshold: float = DEFAULT_THRESHOLD,
+        seed: int | None = None,
+        faces: list | None = None,
+        mask: str | None = None,
+        provisional: bool = True,
+        **_: object,
+    ) -> Iterator[list[RestoreResult]]:
+        """run_sweep() as it progresses. With ``provisional`` and a background that takes real work (an SR
+        model or a callable) in whole mode, the restored faces come first, pasted on a Lanczos background
+        (results with ``provisional=True``), then the final results on the upsampled background; the faces
+        are detected and restored once either way. Otherwise the final results only."""
         start = time.perf_counter()
         size = self.face_size
         if mode not in FACE_MODES:
@@ -381,19 +417,18 @@ class FaceRestorer(Restorer):
                     out = images.resize(out, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
                 results.append(RestoreResult(out, name, shared + own, faces=[], crops_before=[crop],
                                              crops_after=[crops_out[0]]))
-            return results
+            yield results
+            return
 
         from . import face, face_mask
 
         mask, mask_note = face_mask.resolve_mask(mask)
         # The parser loads only when a face is found (no face, no download or missing-weights error).
         mask_fn = (lambda crops: face_mask.load_parser(self.device).weights(crops)) if mask == "parse" else None
+        background = resolve_background(background)
         scale = 2.0 if outscale is None else float(outscale)
         bg_fn = background_upsampler(background, self.device, self.precision)
-        bg = bg_fn(rgb, scale) if bg_fn is not None else None
-        if bg is None:
-            scale = 1.0
-            bg = rgb
+        early = provisional and bg_fn is not None and not _is_resize(background)
         swept: list[np.ndarray] = []
         decode_s: list[float] = [0.0 for _ in fidelities]
 
@@ -403,41 +438,86 @@ class FaceRestorer(Restorer):
             decode_s[:] = seconds
             return restored[0]
 
-        first = face.restore_faces(
-            rgb, restore_all, size, bg, scale,
-            only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces, mask_fn=mask_fn,
-        )
-        pasted = [first]
-        paste_s = [0.0]
-        for i in range(1, len(fidelities)):
-            begin = time.perf_counter()
-            # The same faces, aligned the same way; only their restored crops differ.
-            pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, scale, faces=first.faces,
-                                             mask_fn=mask_fn) if first.faces else first)
-            paste_s.append(time.perf_counter() - begin)
-        shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
-        warnings = [] if first.faces else [no_face_message(background, scale)]
-        if mask_note and first.faces:
-            warnings.append(mask_note)
-        if first.skipped:
-            warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest {len(first.faces)} "
-                            f"(at most {len(first.faces)} per photo here; RESTORERS_MAX_FACES raises it)")
-        return [
-            RestoreResult(
-                result.image, name, shared + own + paste, faces=list(result.faces),
-                crops_before=list(result.crops_before), crops_after=list(result.crops_after), warnings=list(warnings),
-                mask=mask, masks=list(result.masks),
-            )
-            for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
-        ]
+        def paste_all(bg: np.ndarray, bg_scale: float, first: face.FaceRestoreResult) -> tuple[list, list[float]]:
+            """Every weight's faces pasted on ``bg`` (the first already is, in ``first``), with each paste's seconds."""
+            pasted, paste_s = [first], [0.0]
+            for i in range(1, len(fidelities)):
+                begin = time.perf_counter()
+                # The same faces, aligned the same way; only their restored crops differ.
+                pasted.append(face.restore_faces(rgb, lambda _crops, i=i: swept[i], size, bg, bg_scale,
+                                                 faces=first.faces, mask_fn=mask_fn) if first.faces else first)
+                paste_s.append(time.perf_counter() - begin)
+            return pasted, paste_s
+
+        def results(pasted: list, paste_s: list[float], bg_scale: float, first: face.FaceRestoreResult,
+                    is_provisional: bool) -> list[RestoreResult]:
+            shared = time.perf_counter() - start - sum(decode_s) - sum(paste_s)
+            warnings = [] if first.faces else [no_face_message(background, bg_scale)]
+            if mask_note and first.faces:
+                warnings.append(mask_note)
+            if first.skipped:
+                warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest "
+                                f"{len(first.faces)} (at most {len(first.faces)} per photo here; "
+                                "RESTORERS_MAX_FACES raises it)")
+            return [
+                RestoreResult(
+                    result.image, name, shared + own + paste, faces=list(result.faces),
+                    crops_before=list(result.crops_before), crops_after=list(result.crops_after),
+                    warnings=list(warnings), mask=mask, masks=list(result.masks), provisional=is_provisional,
+                )
+                for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
+            ]
+
+        detect = dict(only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces,
+                      mask_fn=mask_fn)
+        if early:
+            quick = images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], scale), "lanczos")
+            first = face.restore_faces(rgb, restore_all, size, quick, scale, **detect)
+            if first.faces:  # no face: nothing to show before the background itself
+                pasted, paste_s = paste_all(quick, scale, first)
+                yield results(pasted, paste_s, scale, first, True)
+            cancel.check()
+            bg = bg_fn(rgb, scale)  # type: ignore[misc]
+            # The same faces and restored crops, pasted on the final background.
+            again = face.restore_faces(rgb, lambda _crops: swept[0], size, bg, scale, faces=first.faces,
+                                       mask_fn=mask_fn) \
+                if first.faces else face.FaceRestoreResult(bg, [])
+            first = dataclasses.replace(again, skipped=first.skipped)
+        else:
+            bg = bg_fn(rgb, scale) if bg_fn is not None else None
+            if bg is None:
+                scale = 1.0
+                bg = rgb
+            first = face.restore_faces(rgb, restore_all, size, bg, scale, **detect)
+        pasted, paste_s = paste_all(bg, scale, first)
+        yield results(pasted, paste_s, scale, first, False)
 
     def restore_sweep(self, image, fidelities: list[float], **options) -> list[RestoreResult]:
         """Like restore(), once per fidelity weight (CodeFormer), sharing detection and encoding; results are
         named e.g. 'codeformer (w=0.5)'. A model without a fidelity weight gives one result."""
+        *_ignored, final = self.restore_steps(image, fidelities=list(fidelities), provisional=False, **options)
+        return final
+
+    def restore_steps(self, image, fidelities: list[float] | None = None, provisional: bool = True,
+                      **options) -> Iterator[list[RestoreResult]]:
+        """restore_sweep() as it progresses (see sweep_steps): in whole mode with a learned background, the
+        restored faces on a Lanczos background first (``result.provisional``), then the final results.
+        ``fidelities`` None: the one weight of ``options['fidelity']`` (default 0.5), named like restore()."""
         loaded, options, note = self._begin(image, options)
-        options.pop("fidelity", None)
-        results = self.run_sweep(loaded.rgb, list(fidelities), **options)
-        return [self._finish(result, loaded, note) for result in results]
+        fidelity = options.pop("fidelity", None)
+        weights = list(fidelities) if fidelities is not None else [DEFAULT_FIDELITY if fidelity is None else fidelity]
+        for step in self.sweep_steps(loaded.rgb, weights, provisional=provisional, **options):
+            yield [self._finish(result, loaded, note) for result in step]
+
+
+def _is_resize(background: str | BackgroundFn | None) -> bool:
+    """Whether a background choice is a plain resize (no network): nothing worth showing before it."""
+    return isinstance(background, str) and background in ("lanczos", "bicubic", "none")
+
+
+def resolve_background(choice: str | BackgroundFn | None) -> str | BackgroundFn | None:
+    """'auto' -> this machine's default background upsampler (registry.default_background); others unchanged."""
+    return default_background() if choice == AUTO_BACKGROUND else choice
 
 
 def no_face_message(background: str | BackgroundFn | None, scale: float) -> str:
@@ -450,7 +530,9 @@ def no_face_message(background: str | BackgroundFn | None, scale: float) -> str:
 
 
 def background_upsampler(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> BackgroundFn | None:
-    """'none' -> None (keep the original size); 'lanczos'/'bicubic'; or any SR model name."""
+    """'none' -> None (keep the original size); 'lanczos'/'bicubic'; 'auto' (default_background()); or any SR
+    model name."""
+    choice = resolve_background(choice)
     if choice is None or callable(choice):
         return choice
     if choice == "none":
@@ -490,7 +572,9 @@ class SharedBackground:
 
 
 def shared_background(choice: str | BackgroundFn | None, device: torch.device, precision: str) -> str | BackgroundFn | None:
-    """``choice`` as a SharedBackground when it names an SR model (worth sharing), else ``choice`` unchanged."""
+    """``choice`` as a SharedBackground when it names an SR model (worth sharing; 'auto' resolved first), else
+    ``choice`` unchanged."""
+    choice = resolve_background(choice)
     if isinstance(choice, str) and choice not in ("none", "") and get_spec(choice).family == "sr":
         return SharedBackground(choice, device, precision)
     return choice
