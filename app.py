@@ -28,7 +28,7 @@ import restorers
 from restorers.models import set_default_download_progress
 from restorers.guards import max_upload_bytes
 from restorers.models import describe, pick_device, resolve_precision
-from webui import jobs, zerogpu
+from webui import jobs, warmup, zerogpu
 from webui.common import refresh_pickers_on_load, report_download
 from webui.dcgan_tab import build_dcgan_tab
 from webui.tmpdirs import sweep_outputs, tmp_max_age_s
@@ -36,7 +36,7 @@ from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab, refresh_models_on_load
-from webui.restore_tab import build_restore_tab, refresh_mask_on_load
+from webui.restore_tab import build_restore_tab, refresh_background_on_load, refresh_mask_on_load
 from webui.video_tab import build_video_tab
 from webui.mcp_support import mcp_launch_option
 from webui.serving import mcp_enabled, server_name
@@ -100,16 +100,22 @@ def create_demo() -> gr.Blocks:
         refresh_pickers_on_load(demo, [restore["models"], measure["models"], loop["model"], video["model"]])
         refresh_models_on_load(demo, models)
         refresh_mask_on_load(demo, restore["mask"])
+        refresh_background_on_load(demo, restore["background"])
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.
     demo.queue(default_concurrency_limit=jobs.concurrency(), max_size=16)
     # One lane for every event that does real work (Examples and previews included): see webui/jobs.py.
     jobs.share_lane(demo)
+    demo.warmup_models = [*(restore["models"].value or []), restore["background"].value]  # type: ignore[attr-defined]
     return demo
 
 
 if zerogpu.enabled():
     zerogpu.preload(zerogpu.preload_names())  # weights load here, outside any GPU call, as ZeroGPU expects
 demo = create_demo()
+if not zerogpu.enabled():
+    # The preselected models and background load and run once in a background thread now, so the first
+    # click costs what the second does; the server starts without waiting (webui/warmup.py).
+    warmup.start(demo.warmup_models)
 
 if __name__ == "__main__":
     demo.launch(**launch_options(), server_name=server_name(), mcp_server=mcp_launch_option(mcp_enabled()))

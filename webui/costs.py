@@ -159,3 +159,23 @@ def preview(path: str | None, *_: Any, **__: Any) -> budget.Estimate:
     if size is None:
         return budget.Estimate()
     return budget.part("decoding the preview", budget.RESIZE_S_PER_MP * size[0] * size[1] / 1e6).scaled(factor())
+
+
+def restore_by_model(image: str | None, models: Sequence[str] | None, outscale: Any = 2.0, mode: str = "whole",
+                     background: str = "auto", only_center_face: Any = False, fidelity: Any = None,
+                     faces: int | None = None) -> list[tuple[str, budget.Estimate]]:
+    """The Restore action's estimate split by model (a face model in whole mode includes its background),
+    for this photo: ``faces`` found in it (None: unknown, the pessimistic cap), networks already in memory
+    cost no loading. Empty when there is no readable photo or no model."""
+    from restorers.models import cached_networks
+
+    size = image_size(image)
+    names = [m for m in (models or []) if isinstance(m, str)]
+    if size is None or not names:
+        return []
+    if only_center_face is True:
+        faces = 1 if faces is None else min(faces, 1)
+    loaded = {name for name, _ in cached_networks()}
+    passes = sweep_passes(names, fidelity)
+    return [(m, budget.restore_cost(size, [m], _number(outscale, 2.0), mode=mode, background=background,
+                                    faces=faces, factor=factor(), passes=passes, loaded=loaded)) for m in names]

@@ -26,7 +26,7 @@ import restorers
 from restorers.analysis import budget
 from restorers.guards import cancel, limits
 
-from . import zerogpu
+from . import warmup, zerogpu
 from .tmpdirs import sweep_outputs
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,9 @@ def job(estimate: Estimator | None = None, *, gpu: bool = True, what: str | None
 
         def start(args: tuple, kwargs: dict) -> cancel.Deadline:
             sweep_outputs()  # old request folders and gradio's empty leftovers (at most once a minute)
+            # A click during the start-up warm-up runs after it, not beside it on the same cores (and then
+            # finds its models loaded); the wait is not counted in the request's time limit.
+            warmup.wait()
             allowed, raise_with = limits.request_budget_s(), None
             gpu_max = limits.zerogpu_max_s() - limits.zerogpu_min_s()
             if on_zero and (not allowed or gpu_max < allowed):  # one ZeroGPU call holds the GPU for a bounded time

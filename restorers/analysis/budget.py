@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from ..guards import limits
 
@@ -142,30 +142,40 @@ def uses_parse_mask(mask: str | None) -> bool:
         return True
 
 
+def resolve_background(background: str | None) -> str | None:
+    """'auto' -> the model whole-photo mode would use here (registry.default_background); others unchanged."""
+    from ..models.registry import AUTO_BACKGROUND, default_background
+
+    return default_background() if background == AUTO_BACKGROUND else background
+
+
 def model_cost(name: str, width: int, height: int, outscale: float = 2.0, *, mode: str = "aligned",
                background: str | None = "lanczos", faces: int | None = None, passes: int = 1,
-               mask: str | None = None) -> Estimate:
+               mask: str | None = None, loaded: Collection[str] = ()) -> Estimate:
     """One model restoring one ``width`` x ``height`` image to ``outscale``; ``passes``: how many times a face
     model restores each face (a CodeFormer fidelity sweep of N weights: N); ``mask``: the paste-back mask
-    of whole-photo face restoration (None: the default, 'parse' when its weights are here)."""
+    of whole-photo face restoration (None: the default, 'parse' when its weights are here); ``loaded``: models
+    whose network is already in memory (no loading cost)."""
     out_mp = _mp(width * outscale, height * outscale)
     family = _family(name)
+    load = 0.0 if name in loaded else MODEL_LOAD_S
     if family == "baseline":
         return part(name, RESIZE_S_PER_MP * out_mp)
     if family == "sr":
         rate = SR_S_PER_MP.get(name, SR_DEFAULT_S_PER_MP)
         native_mp = _mp(width * (spec_scale(name) or 4), height * (spec_scale(name) or 4))
-        return part(name, MODEL_LOAD_S + rate * _mp(width, height) + SR_OUT_S_PER_MP * max(native_mp, out_mp))
+        return part(name, load + rate * _mp(width, height) + SR_OUT_S_PER_MP * max(native_mp, out_mp))
     if family == "face":
         per_face = FACE_S.get(name, FACE_DEFAULT_S)
         if mode != "whole":
-            return part(name, MODEL_LOAD_S + per_face * passes + RESIZE_S_PER_MP * out_mp * passes)
+            return part(name, load + per_face * passes + RESIZE_S_PER_MP * out_mp * passes)
         count = assumed_faces(faces)
-        cost = part(name, MODEL_LOAD_S + DETECT_S + per_face * count * passes)
+        cost = part(name, load + DETECT_S + per_face * count * passes)
         if uses_parse_mask(mask):
             cost = cost + part("face parsing (parse mask)", PARSE_S * count * passes)
+        background = resolve_background(background)
         if background and background != "none":
-            cost = cost + model_cost(background, width, height, outscale)
+            cost = cost + model_cost(background, width, height, outscale, loaded=loaded)
         return cost
     return Estimate()
 
@@ -237,19 +247,23 @@ def _no_reference(metric: str) -> bool:
 
 def restore_cost(size: tuple[int, int], models: Sequence[str], outscale: float = 2.0, *, mode: str = "whole",
                  background: str | None = "lanczos", faces: int | None = None, factor: float = 1.0,
-                 passes: Mapping[str, int] | None = None, mask: str | None = None) -> Estimate:
+                 passes: Mapping[str, int] | None = None, mask: str | None = None,
+                 loaded: Collection[str] = ()) -> Estimate:
     """The Restore action: every model on one image (``size`` = (width, height)); ``passes``: model -> how
-    many results it makes (a fidelity sweep), 1 when absent; ``mask``: the paste-back mask (see model_cost)."""
+    many results it makes (a fidelity sweep), 1 when absent; ``mask``: the paste-back mask (see model_cost);
+    ``loaded``: networks already in memory."""
     width, height = size
     passes = passes or {}
+    background = resolve_background(background)
     face_models = [m for m in models if _family(m) == "face"]
     # Whole photos: the face models of one run share one SR background (pipelines.SharedBackground).
     shared = (mode == "whole" and len(face_models) > 1 and bool(background) and background != "none"
               and _family(str(background)) == "sr")
     costs = [model_cost(m, width, height, outscale, mode=mode, faces=faces, passes=passes.get(m, 1), mask=mask,
-                        background=None if shared and m in face_models else background) for m in models]
+                        background=None if shared and m in face_models else background, loaded=loaded)
+             for m in models]
     if shared:
-        costs.append(model_cost(str(background), width, height, outscale))
+        costs.append(model_cost(str(background), width, height, outscale, loaded=loaded))
     return total(costs).scaled(factor)
 
 

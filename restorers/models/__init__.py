@@ -20,5 +20,6 @@ __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "hub_unreachable": "hub", "set_default_download_progress": "hub",
     "cpu_supports_bf16": "runtime", "describe": "runtime", "pick_device": "runtime",
     "resolve_precision": "runtime", "release_freed_memory": "runtime",
+    "cached_networks": "networks", "cache_size": "networks", "RETINAFACE": "registry",
     "CheckpointError": "checkpoint", "checkpoint_spec": "checkpoint",
 })

@@ -12,7 +12,8 @@ from .._lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(__name__, __path__, {
     "Restorer": "restorer", "RestoreResult": "restorer", "make_restorer": "restorer",
     "DEFAULT_FIDELITY": "restorer", "FACE_MODES": "restorer", "check_fidelity": "restorer",
-    "check_restore_options": "restorer", "SharedBackground": "restorer", "shared_background": "restorer",
+    "SharedBackground": "restorer", "shared_background": "restorer",
     "mask_preview": "face_mask", "parser_ready": "face_mask", "parser_spec": "face_mask", "resolve_mask": "face_mask",
+    "check_restore_options": "restorer", "resolve_background": "restorer", "detect": "face",
     "VideoProgress": "video", "VideoResult": "video", "process_video": "video", "restore_video": "video",
 })

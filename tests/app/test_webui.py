@@ -34,7 +34,7 @@ def test_examples_and_defaults_use_only_models_that_can_run(hub_cache):
 
 def test_a_failed_run_in_the_page_clears_every_output_and_says_why(hub_cache):
     photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
-    gallery, slider, compare, timings, faces, status, files, state = restore_tab.run_restore_in_page(
+    *_, (gallery, slider, compare, timings, faces, status, files, state) = restore_tab.run_restore_in_page(
         str(photo), ["realesrgan-x4plus"], 1.0)
     assert gallery == [] and slider is None and timings == [] and faces == [] and files is None and state == {}
     assert "studio-error" in status and "No model could run" in status and "**" not in status
