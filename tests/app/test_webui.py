@@ -158,8 +158,8 @@ def test_page_load_unticks_models_that_cannot_run_since_the_page_was_built(hub_d
 
 def test_an_example_built_before_the_hub_was_found_unreachable_runs_only_what_can_run(hub_down):
     hub_down.mark_hub_unreachable("ConnectError: connection refused")
-    out = restore_tab.run_example(restore_tab.example("astronaut_face_low.png"),
-                                  ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4"], 1.0, "aligned")
+    *_, out = restore_tab.run_example(restore_tab.example("astronaut_face_low.png"),
+                                      ["lanczos", "realesr-general-x4v3", "gfpgan-v1.4"], 1.0, "aligned")
     assert len(out[0]) == 1 and "The model ran." in out[5] and "could not" not in out[5]
 
 
