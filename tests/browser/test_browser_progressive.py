@@ -50,7 +50,8 @@ def test_the_first_column_shows_before_the_last_model_finishes(page, tmp_path):
 
     seen = page.evaluate("window.__gallery")
     counts = [entry["count"] for entry in seen if entry["count"]]
-    assert counts[:2] == [1, 2], seen  # one column, then both: not both at once at the end
+    steps = [c for i, c in enumerate(counts) if i == 0 or c != counts[i - 1]]  # a re-render may repeat a count
+    assert steps[:2] == [1, 2], seen  # one column, then both: not both at once at the end
     first, both = (next(e for e in seen if e["count"] == n) for n in (1, 2))
     assert "1 of 2 models done" in first["status"], seen
     assert both["t"] - first["t"] > 200, seen  # the slow model was still running when the first column showed
