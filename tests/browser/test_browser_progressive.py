@@ -11,7 +11,7 @@ from test_browser import browser, load_photo, page, wait_for_results  # noqa: F4
 pytestmark = pytest.mark.browser
 SLOW_TIMEOUT = 600_000
 
-# Every change of the gallery's image count, with the time and the status line at that moment.
+# Every change of the gallery's image count, with the time and the status line at that moment (for the message).
 WATCH_GALLERY = """() => {
   window.__gallery = [];
   const gallery = document.querySelector('#restore-gallery');
@@ -58,8 +58,9 @@ def test_the_first_column_shows_before_the_last_model_finishes(page, tmp_path):
     steps = [c for i, c in enumerate(counts) if i == 0 or c != counts[i - 1]]  # a re-render may repeat a count
     assert steps[:2] == [1, 2], seen  # one column, then both: not both at once at the end
     first, both = (next(e for e in seen if e["count"] == n) for n in (1, 2))
-    assert "1 of 2 models done" in first["status"], seen
-    assert both["t"] - first["t"] > 200, seen  # the slow model was still running when the first column showed
+    # The slow model was still running when the first column showed (the status line itself may lag behind
+    # the gallery by a render, so it is not what is checked here).
+    assert both["t"] - first["t"] > 200, seen
     text = page.inner_text("#restore-gallery")
     assert "Lanczos (baseline)" in text and "slow_x4 (SRVGGNetCompact x4, your checkpoint)" in text
     assert "384x384" in text
