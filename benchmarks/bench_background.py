@@ -9,11 +9,11 @@ x2). Reported per upsampler: PSNR to the clean image, and sharpness = mean Sobel
 a fraction of the clean image's (Lanczos leaves it well under 1; a background that looks restored is
 close to 1).
 
-Time: seconds per input megapixel through SRRestorer.upscale at 256x256 on this machine's fast path,
+Time: seconds per input megapixel through SRRestorer.upscale at ``--side`` (256) px on this machine's fast path,
 for both fixtures and for general-x4v3's own architecture (random weights: speed does not depend on
 weight values), medians of ``--repeats`` interleaved runs.
 
-    python -m benchmarks.bench_background [--images 5] [--size 384] [--repeats 3]
+    python -m benchmarks.bench_background [--images 5] [--size 384] [--repeats 3] [--side 256]
 """
 from __future__ import annotations
 
@@ -117,9 +117,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--side", type=int, default=256, help="input side for the timing")
     args = parser.parse_args()
     result = {"load_average": os.getloadavg()[0], "quality": quality(args.images, args.size),
-              "seconds_per_input_mp": timing(args.repeats)}
+              "seconds_per_input_mp": timing(args.repeats, args.side)}
+    result["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
 
 
