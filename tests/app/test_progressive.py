@@ -134,3 +134,18 @@ def test_whole_photo_faces_first_then_the_learned_background(fixture_models):
 
 
 FACE_DEFAULTS = ["whole", "lanczos", False, 0, 0.97, 1.0]
+
+
+def test_old_clients_get_the_final_outputs_only(client):
+    """A gradio_client call as clients made it before the page streamed: the arguments up to the face options,
+    one answer (no partial ones), the same outputs as before."""
+    from gradio_client import handle_file
+
+    photo = require_shared("faces", "gfpgan-cropped", "Adele_crop.png")
+    job = client.submit(handle_file(str(photo)), ["bicubic", "lanczos"], 1.5, *FACE_DEFAULTS, api_name="/restore")
+    gallery, slider, compare, timings, faces, status, files = job.result(timeout=600)
+    assert len(job.outputs()) == 1
+    assert [item["caption"].split(" · ")[:2] for item in gallery] == [["Bicubic (baseline)", "768x768"],
+                                                                      ["Lanczos (baseline)", "768x768"]]
+    assert [row[0] for row in timings["data"]] == ["Bicubic (baseline)", "Lanczos (baseline)"]
+    assert len(slider) == 2 and len(files) == 2 and "All 2 models ran" in status
