@@ -13,17 +13,18 @@ from webui.common import example
 
 def test_loop_failure_clears_the_outputs_and_says_why(hub_cache):
     args = (example("grace_hopper_face_blurred.png"), "gpen-bfr-256", 2, 1.0)
-    *outputs, status = loop_tab.run_repeated_in_page(*args)
-    assert outputs == [None] * 6
+    *outputs, status, legend = loop_tab.run_repeated_in_page(*args)
+    assert outputs == [None] * 6 and legend == ""
     assert "studio-error" in status and "not cached" in status and "**" not in status
     with pytest.raises(gr.Error, match="not cached"):  # the /loop endpoint still raises
         loop_tab.run_repeated(*args)
 
 
 def test_loop_success_says_how_many_runs():
-    *outputs, status = loop_tab.run_repeated_in_page(example("astronaut_face_low.png"), "lanczos", 2, 1.0)
+    *outputs, status, legend = loop_tab.run_repeated_in_page(example("astronaut_face_low.png"), "lanczos", 2, 1.0)
     assert outputs[0].endswith("timeline.gif") and len(outputs[4]) == 3
     assert "2 runs of lanczos done." in status and "studio-info" in status
+    assert "ssim vs first input" in legend  # the page's own legend, in the plot's colours
 
 
 def test_interpolate_failure_clears_the_outputs_and_says_why(hub_cache):
