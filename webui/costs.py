@@ -5,6 +5,7 @@ decoded here); an input that cannot be read costs nothing here and is reported b
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -132,8 +133,16 @@ def interpolate(model: str | None, custom_pickle: str | None = None, seeds: str 
         frames = path_length(count, int(_number(frames_between, 0)), bool(loop))
     except ValueError:
         return budget.Estimate()
-    # The built-in generator is FFHQ 1024; an uploaded pickle is assumed as large (its header is not read here).
-    return budget.walk_cost(frames, 1024, int(_number(size, 256)) or None, factor=factor())
+    # The built-in generator is FFHQ 1024; an uploaded pickle is scaled by its file size against that one.
+    pickle_bytes = _file_size(custom_pickle) if custom_pickle else None
+    return budget.walk_cost(frames, 1024, int(_number(size, 256)) or None, factor=factor(), pickle_bytes=pickle_bytes)
+
+
+def _file_size(path: Any) -> int | None:
+    try:
+        return os.path.getsize(str(path))
+    except (OSError, TypeError, ValueError):
+        return None  # unreadable: the handler says so
 
 
 def count_seeds(text: Any, cap: int = 1000) -> int | None:

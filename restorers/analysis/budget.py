@@ -307,9 +307,19 @@ def loop_cost(size: tuple[int, int], model: str, runs: int, scale: float, *, met
     return estimate.scaled(factor)
 
 
-def walk_cost(frames: int, resolution: int = 1024, size: int | None = 256, factor: float = 1.0) -> Estimate:
-    """A StyleGAN2-ADA walk of ``frames`` frames from a generator of ``resolution`` px, written at ``size``."""
+# NVIDIA's FFHQ 1024 network pickle (G, D and G_ema) is about this large; an uploaded pickle's cost is scaled
+# by its size against it (its header is not read to estimate: that is the loader's job, under its own limits).
+FFHQ_1024_PICKLE_BYTES = 360e6
+
+
+def walk_cost(frames: int, resolution: int = 1024, size: int | None = 256, factor: float = 1.0,
+              pickle_bytes: int | None = None) -> Estimate:
+    """A StyleGAN2-ADA walk of ``frames`` frames from a generator of ``resolution`` px, written at ``size``;
+    ``pickle_bytes``: an uploaded network's file size (a smaller network costs proportionally less, never
+    more than the FFHQ 1024 one)."""
     per_frame = GENERATOR_S_PER_FRAME_1024 * (resolution / 1024) ** 2
+    if pickle_bytes is not None:
+        per_frame *= min(1.0, max(pickle_bytes, 1) / FFHQ_1024_PICKLE_BYTES)
     side = size or resolution
     return (part("generator", MODEL_LOAD_S + per_frame * frames)
             + part("writing GIF and MP4", WRITE_S_PER_FRAME_MP * _mp(side, side) * frames)).scaled(factor)

@@ -203,3 +203,10 @@ def test_face_models_of_one_run_count_one_sr_background():
     background = budget.model_cost("realesrgan-x2plus", 1024, 679, 2.0)
     assert two.seconds == pytest.approx(one.seconds + alone.seconds)  # the background once, not twice
     assert background.seconds > 0 and one.seconds > background.seconds
+
+
+def test_an_uploaded_generator_is_priced_by_its_file_size_never_above_ffhq_1024():
+    full = budget.walk_cost(50, 1024, 256)
+    small = budget.walk_cost(50, 1024, 256, pickle_bytes=2_200_000)  # the golden test network
+    huge = budget.walk_cost(50, 1024, 256, pickle_bytes=10**10)
+    assert small.seconds < full.seconds / 20 and huge.seconds == full.seconds
