@@ -69,7 +69,10 @@ def score_chart(summary: dict[str, dict[str, tuple[float, float]]], metrics: lis
         left = MARGIN + (k % per_row) * (PANEL_W + MARGIN)
         top = legend_h + (k // per_row) * (PANEL_H + MARGIN)
         draw.rectangle([left, top, left + PANEL_W, top + PANEL_H], outline="#e5e7eb")
-        draw.text((left + 8, top + 6), titles.get(metric, metric), fill="#111827", font=bold)
+        title = titles.get(metric, metric)
+        # a long title ("NIQE (no reference, lower is better)") takes the next smaller type that fits the panel
+        font = next((f for f in (bold, normal, small) if draw.textlength(title, font=f) <= PANEL_W - 12), small)
+        draw.text((left + 8, top + 6), title, fill="#111827", font=font)
         values = [summary[metric][c][0] for c in columns if c in summary[metric]]
         low, high = panel_range(values)
         plot_top, plot_bottom = top + 56, top + PANEL_H - 28
