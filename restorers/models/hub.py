@@ -52,10 +52,13 @@ class WeightsFile:
     # None means the repo's default branch; the sha256 is then the real pin (a moved branch fails the check).
     revision: str | None = None
     repo_type: str = "model"
+    # Not on the Hub: where the file is published (a URL). It is only ever read from $RESTORERS_WEIGHTS_DIR
+    # (a 'bring your own checkpoint' model); no pin is needed since nothing is downloaded.
+    local_only: str = ""
 
     def __post_init__(self) -> None:
         commit = self.revision is not None and len(self.revision) == 40 and all(c in "0123456789abcdef" for c in self.revision)
-        if self.sha256 is None and not commit:
+        if self.sha256 is None and not commit and not self.local_only:
             raise ValueError(f"{self.repo_id}/{self.filename}: pin it by sha256 or by a full commit revision")
 
     @property
@@ -64,10 +67,15 @@ class WeightsFile:
 
     @property
     def url(self) -> str:
+        if self.local_only:
+            return self.local_only
         prefix = "spaces/" if self.repo_type == "space" else "datasets/" if self.repo_type == "dataset" else ""
         return f"https://huggingface.co/{prefix}{self.repo_id}/blob/{self.revision or 'main'}/{self.filename}"
 
     def offline_hint(self) -> str:
+        if self.local_only:
+            return (f"It is not on the Hugging Face Hub: download it from {self.local_only} and put it in the "
+                    f"directory named by ${WEIGHTS_DIR_ENV} as '{self.basename}' (or load it as your own checkpoint).")
         pin = f"sha256 {self.sha256[:12]}..." if self.sha256 else f"commit {self.revision[:12]}"
         return (
             f"To provide it offline, download {self.url} ({pin}) and either put it in the "
@@ -222,6 +230,8 @@ def check(weights: WeightsFile) -> WeightsStatus:
     if local is not None:
         reason = _check_local(weights, local)
         return WeightsStatus("override-bad" if reason else "override", local, reason)
+    if weights.local_only:
+        return WeightsStatus("missing", None, f"not on the Hub; put '{weights.basename}' in ${WEIGHTS_DIR_ENV}")
     local = cached_path(weights)
     if local is not None:
         reason = "" if _blob_matches_pin(weights, local) else _check_local(weights, local)
@@ -354,7 +364,8 @@ def probe_hub_in_background(candidates: Iterable[WeightsFile | None]) -> threadi
     this probe's answer (one at a time)."""
     if _offline() or hub_unreachable():
         return None
-    weights = next((w for w in candidates if w is not None and check(w).state == "downloadable"), None)
+    weights = next((w for w in candidates if w is not None and not w.local_only and check(w).state == "downloadable"),
+                   None)
     if weights is None:
         return None
 
@@ -463,7 +474,9 @@ def fetch(weights: WeightsFile, progress: ProgressCallback | None = None) -> Pat
 def _fetch(weights: WeightsFile, progress: ProgressCallback | None) -> Path:
     # A cached file whose sha256 matches the pin is final: no need to ask the Hub (which, unreachable,
     # costs retries before hf_hub_download falls back to the cache anyway).
-    local = override_path(weights) or cached_path(weights)
+    local = override_path(weights) or (None if weights.local_only else cached_path(weights))
+    if local is None and weights.local_only:
+        raise WeightsNotFoundError(f"weights '{weights.basename}' are missing. {weights.offline_hint()}")
     if local is None:
         if not _offline():
             _ensure_hub_reachable(weights)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Literal
 from .hub import WeightsFile, check, probe_hub_in_background
 
 Family = Literal["baseline", "sr", "face", "generator", "detector", "parser"]
+FaceTask = Literal["restore", "colorize", "inpaint"]
 # How face models take their input (here, not in restorer.py, so the CLI can offer it without importing torch).
 FACE_MODES = ("whole", "aligned")
 # Face detection score threshold: facexlib's default. At 0.9, parts of a very large face (an eye, a cheek)
@@ -36,6 +37,9 @@ class ModelSpec:
     value_range: tuple[float, float] = (0.0, 1.0)
     seeded_noise: bool = False  # forward() accepts randomize_noise/noise_generator (GFPGAN's decoder)
     fidelity: bool = False  # forward() takes a fidelity weight w in [0, 1] and encode()/decode() (CodeFormer)
+    # What a face model does to an aligned face: 'restore'; 'colorize' (CodeFormer colourisation: w=0, AdaIN, a
+    # grey face in, a coloured one out); 'inpaint' (CodeFormer inpainting: w=1, no AdaIN, fills a painted mask).
+    face_task: FaceTask = "restore"
     licence: str = ""
     paper: str = ""
     homepage: str = ""
@@ -208,6 +212,33 @@ CODEFORMER = ModelSpec(
     description="Codebook lookup transformer over a VQGAN prior; a fidelity weight w trades restoration "
                 "strength (w=0) for faithfulness to the input (w=1).",
 )
+_CODEFORMER_LICENCE = CODEFORMER.licence
+# CodeFormer's colourisation network (official release v0.1.0 file; this Hub copy has the same size and layout):
+# a 1024-code codebook, fusion at 32/64/128 px only, run with w=0 and AdaIN on a grey aligned face.
+CODEFORMER_COLORIZATION = ModelSpec(
+    name="codeformer-colorization", title="CodeFormer colourisation (faces)", family="face", build=_codeformer,
+    config=dict(dim_embd=512, n_head=8, n_layers=9, codebook_size=1024, connect_list=["32", "64", "128"]),
+    weights=WeightsFile(
+        "rippertnt/upscale", "codeformer_colorization.pth",
+        "4f041f194fe17cc128d7c76526fe45689079ce5f5811e1441ccfd3d5aec4693d", 372359475,
+    ),
+    state_keys=("params_ema",), input_size=512, value_range=(-1.0, 1.0), face_task="colorize",
+    licence=_CODEFORMER_LICENCE, paper=CODEFORMER.paper, homepage=CODEFORMER.homepage,
+    description="CodeFormer trained to colour grey faces (w=0, AdaIN): only the faces are coloured, the rest "
+                "of a whole photo keeps its own colours (grey stays grey).",
+)
+# CodeFormer's inpainting network: no Hub copy was found, so it is 'bring your own checkpoint': the official
+# file is read from $RESTORERS_WEIGHTS_DIR (or loaded as your own checkpoint, which detect_arch recognises).
+CODEFORMER_INPAINTING_URL = "https://github.com/sczhou/CodeFormer/releases/download/v0.1.0/codeformer_inpainting.pth"
+CODEFORMER_INPAINTING = ModelSpec(
+    name="codeformer-inpainting", title="CodeFormer inpainting (faces)", family="face", build=_codeformer,
+    config=dict(dim_embd=512, n_head=8, n_layers=9, codebook_size=512, connect_list=["32", "64", "128"]),
+    weights=WeightsFile("sczhou/CodeFormer", "codeformer_inpainting.pth", None, local_only=CODEFORMER_INPAINTING_URL),
+    state_keys=("params_ema",), input_size=512, value_range=(-1.0, 1.0), face_task="inpaint",
+    licence=_CODEFORMER_LICENCE, paper=CODEFORMER.paper, homepage=CODEFORMER.homepage,
+    description="CodeFormer trained to fill damaged face regions (w=1, no AdaIN): what you paint white is "
+                "redrawn, every other pixel is kept. Bring the official file (sczhou/CodeFormer release v0.1.0).",
+)
 STYLEGAN2_ADA_FFHQ = ModelSpec(
     name="stylegan2-ada-ffhq", title="StyleGAN2-ADA FFHQ 1024", family="generator", loader=_stylegan2_ada_pickle,
     # NVIDIA's ffhq.pkl from stylegan2-ada-pytorch; no published sha256 could be verified offline, so it is
@@ -256,6 +287,8 @@ MODELS: tuple[ModelSpec, ...] = (
     GFPGAN_V14,
     GFPGAN_V13,
     CODEFORMER,
+    CODEFORMER_COLORIZATION,
+    CODEFORMER_INPAINTING,
     STYLEGAN2_ADA_FFHQ,
     RETINAFACE,
     PARSENET,

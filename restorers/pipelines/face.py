@@ -367,6 +367,12 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFa
     return AlignedFace(_to_uint8(crop), affine)
 
 
+def align_region(region: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
+    """An HxW bool map over the photo, in a face's aligned size x size frame (outside the photo: False)."""
+    warped = warp_affine(region.astype(np.float32)[:, :, None], affine, (size, size), padding_mode="zeros")
+    return warped[0].numpy() > 0.5
+
+
 # ----------------------------------------------------------------------------------------------------
 # Paste back
 
@@ -464,6 +470,7 @@ def restore_faces(
     max_faces: int | None = None,
     faces: Sequence[Face] | None = None,
     mask_fn: MaskFn | None = None,
+    region: np.ndarray | None = None,
 ) -> FaceRestoreResult:
     """Detect -> align every face -> ONE batched restore_crops call -> paste onto the background.
 
@@ -473,6 +480,8 @@ def restore_faces(
     (e.g. tracked across video frames, with smoothed landmarks) instead of detecting; their landmarks
     drive both the alignment and the paste-back. mask_fn: (N, S', S', 3) restored faces -> (N, S', S')
     paste-back weights in [0, 1] (face_mask.FaceParser.weights for the 'parse' mask); None: the square mask.
+    region: an HxW bool map over `image` (an inpainting mask); it is warped into each face's aligned frame
+    with the face's own affine and handed over as restore_crops(batch, regions) with (N, S, S) bool regions.
     """
     _check_rgb(image)
     if scale <= 0:
@@ -508,7 +517,10 @@ def restore_faces(
 
     aligned = [align_face(image, face.landmarks, face_size) for face in faces]
     batch = np.stack([a.crop for a in aligned])
-    restored = np.asarray(restore_crops(batch))
+    if region is None:
+        restored = np.asarray(restore_crops(batch))
+    else:
+        restored = np.asarray(restore_crops(batch, np.stack([align_region(region, a.affine, face_size) for a in aligned])))
     if restored.dtype != np.uint8 or restored.ndim != 4 or restored.shape[0] != len(faces) \
             or restored.shape[1] != restored.shape[2] or restored.shape[3] != 3:
         raise ValueError(f"restore_crops must return ({len(faces)}, S, S, 3) uint8, got {restored.dtype} "

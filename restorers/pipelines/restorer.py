@@ -21,6 +21,7 @@ from ..models.networks import get_network
 from ..models.registry import (AUTO_BACKGROUND, DEFAULT_THRESHOLD, FACE_MODES,  # noqa: F401 (FACE_MODES re-exported)
                                MASK_CHOICES, ModelSpec, default_background, get_spec)
 from ..models.runtime import inference, keep_freed_memory, pick_device, resolve_precision
+from . import inpaint
 from .tiling import choose_tile, network_context, pad_to_multiple, tile_memory_budget, tiled_apply
 from ..guards.validate import ParameterError, check_choice, check_flag, check_int, check_number, check_optional_int
 
@@ -86,6 +87,7 @@ class RestoreResult:
     # True for an intermediate result of restore_steps() (e.g. restored faces on a Lanczos background while
     # the background upsampler still runs); the final result replaces it.
     provisional: bool = False
+    colorized: bool = False  # faces were coloured (CodeFormer colourisation): not saved back as grayscale
 
     @property
     def size(self) -> tuple[int, int]:
@@ -138,7 +140,11 @@ class Restorer:
     def check_options(self, **options) -> dict:
         """The options, checked and normalised (ParameterError names the bad one); callers with a batch
         check once up front, and restore() checks again, so every path gives the same message."""
-        return check_restore_options(options)
+        checked = check_restore_options(options)
+        if checked.get("inpaint_mask") is not None and self.spec.face_task != "inpaint":
+            raise ParameterError(f"inpaint_mask is for an inpainting model (codeformer-inpainting or your own "
+                                 f"CodeFormer inpainting checkpoint); {self.name} does not take one")
+        return checked
 
     def _begin(self, image, options: dict) -> tuple[images.LoadedImage, dict, str | None]:
         """Check the options, load the input and apply the output-size limit to them (with the note it produced)."""
@@ -160,7 +166,7 @@ class Restorer:
             result.warnings.insert(0, note)
         if loaded.alpha is not None:
             result.alpha = images.resize(loaded.alpha, result.size, "lanczos")
-        result.grayscale = loaded.grayscale
+        result.grayscale = loaded.grayscale and not result.colorized
         return result
 
     def restore(self, image, **options) -> RestoreResult:
@@ -202,6 +208,8 @@ def check_restore_options(options: dict) -> dict:
         out["seed"] = check_optional_int("seed", out["seed"], 0, 2**63 - 1)
     if out.get("tile") is not None:
         out["tile"] = check_int("tile", out["tile"], 0, 16384)
+    if out.get("inpaint_mask") is not None:
+        out["inpaint_mask"] = inpaint.load_mask(out["inpaint_mask"])
     background = out.get("background")
     if background is not None and not callable(background) and not isinstance(background, str):
         raise ParameterError(f"background must be a model name, got a {type(background).__name__}")
@@ -264,13 +272,20 @@ class FaceRestorer(Restorer):
 
     def output_scale(self, options: dict) -> float | None:
         if options.get("mode", "whole") == "aligned":
-            return super().output_scale(options)  # None: the face size
+            return super().output_scale(options)  # None: the face size (inpainting: the input's size)
+        if self.spec.face_task == "inpaint" and options.get("outscale") is None:
+            return None  # inpainting keeps the photo's size unless asked otherwise
         if resolve_background(options.get("background", AUTO_BACKGROUND)) in (None, "none"):
             return None  # pasted back into the input itself: the input's size
         return 2.0 if options.get("outscale") is None else float(options["outscale"])
 
     def _forward(self, net: torch.nn.Module, x: torch.Tensor, seed: int | None, fidelity: float) -> torch.Tensor:
-        if self.spec.seeded_noise:
+        # CodeFormer's colourisation and inpainting networks are called as the official scripts call them.
+        if self.spec.face_task == "colorize":
+            out = net(x, w=0.0, adain=True)
+        elif self.spec.face_task == "inpaint":
+            out = net(x, w=1.0, adain=False)
+        elif self.spec.seeded_noise:
             # Deterministic by default (fixed noise buffers); a seed asks for fresh, reproducible noise.
             generator = None if seed is None else torch.Generator(device=x.device).manual_seed(int(seed))
             out = net(x, return_rgb=False, randomize_noise=seed is not None, noise_generator=generator)
@@ -290,13 +305,23 @@ class FaceRestorer(Restorer):
 
     def restore_crops_sweep(
         self, crops: np.ndarray, fidelities: list[float], blend: float = 1.0, seed: int | None = None,
+        regions: np.ndarray | None = None,
     ) -> tuple[list[np.ndarray], list[float]]:
         """N aligned crops -> one array of N restored crops per fidelity weight, plus each weight's decode seconds.
 
         A fidelity model encodes every face once and decodes it once per weight; other models run once.
+        regions (inpainting, (N, S, S) bool): painted white for the network, and only they change in the output.
+        A colouriser sees the crops in grey (what it was trained on).
         """
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
+        kept = crops
+        if self.spec.face_task == "inpaint":
+            if regions is None or regions.shape != crops.shape[:3]:
+                raise ValueError(f"inpainting needs one {crops.shape[1]}x{crops.shape[2]} region per crop")
+            crops = inpaint.paint_white(crops, regions)
+        elif self.spec.face_task == "colorize":
+            crops = inpaint.to_gray3(crops)
         fidelities = self._fidelities(list(fidelities))
         net = self.network
         outputs: list[list[np.ndarray]] = [[] for _ in fidelities]
@@ -321,8 +346,10 @@ class FaceRestorer(Restorer):
         for parts in outputs:
             restored = np.concatenate(parts, axis=0)
             if blend < 1.0:
-                mixed = blend * restored.astype(np.float32) + (1.0 - blend) * crops.astype(np.float32)
+                mixed = blend * restored.astype(np.float32) + (1.0 - blend) * kept.astype(np.float32)
                 restored = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+            if self.spec.face_task == "inpaint" and regions is not None and restored.shape == kept.shape:
+                restored = inpaint.composite(kept, restored, regions)
             results.append(restored)
         return results, decode_s
 
@@ -345,14 +372,16 @@ class FaceRestorer(Restorer):
         faces: list | None = None,
         fidelity: float | None = None,
         mask: str | None = None,
+        inpaint_mask: np.ndarray | None = None,
         **_: object,
     ) -> RestoreResult:
         """`faces` (whole mode): face.Face records to restore instead of detecting (video passes tracked,
         smoothed landmarks). `fidelity`: CodeFormer's weight w in [0, 1] (default 0.5); ignored by other models.
         `mask` (whole mode): the paste-back mask, 'parse' or 'square'; None: 'parse' when the face-parsing
-        weights are here, else 'square' with a note."""
+        weights are here, else 'square' with a note. `inpaint_mask` (inpainting models): HxW bool, True where
+        the face is redrawn; None: the pure white pixels of the input."""
         return self.run_sweep(rgb, [DEFAULT_FIDELITY if fidelity is None else fidelity], mode, outscale, blend,
-                              background, only_center_face, min_face, threshold, seed, faces, mask)[0]
+                              background, only_center_face, min_face, threshold, seed, faces, mask, inpaint_mask)[0]
 
     def run_sweep(
         self,
@@ -368,6 +397,7 @@ class FaceRestorer(Restorer):
         seed: int | None = None,
         faces: list | None = None,
         mask: str | None = None,
+        inpaint_mask: np.ndarray | None = None,
         **_: object,
     ) -> list[RestoreResult]:
         """One result per fidelity weight; the background, detection and encoder run once for all of them.
@@ -375,7 +405,8 @@ class FaceRestorer(Restorer):
         Each result's `seconds` is the shared work plus that weight's own decoding and paste-back.
         """
         *_ignored, final = self.sweep_steps(rgb, fidelities, mode, outscale, blend, background, only_center_face,
-                                            min_face, threshold, seed, faces, mask, provisional=False)
+                                            min_face, threshold, seed, faces, mask, provisional=False,
+                                            inpaint_mask=inpaint_mask)
         return final
 
     def sweep_steps(
@@ -393,6 +424,7 @@ class FaceRestorer(Restorer):
         faces: list | None = None,
         mask: str | None = None,
         provisional: bool = True,
+        inpaint_mask: np.ndarray | None = None,
         **_: object,
     ) -> Iterator[list[RestoreResult]]:
         """run_sweep() as it progresses. With ``provisional`` and a background that takes real work (an SR
@@ -406,17 +438,23 @@ class FaceRestorer(Restorer):
         fidelities = self._fidelities(list(fidelities))
         sweep = self.spec.fidelity and len(fidelities) > 1
         names = [fidelity_label(self.name, w) if sweep else self.name for w in fidelities]
+        region = self._inpaint_region(rgb, inpaint_mask)
+        colorize = self.spec.face_task == "colorize"
         if mode == "aligned":
             crop = images.resize(rgb, (size, size), "lanczos" if min(rgb.shape[:2]) > size else "bicubic")
-            restored, decode_s = self.restore_crops_sweep(crop[None], fidelities, blend, seed)
+            crop_region = None if region is None else inpaint.fit_mask(region, size, size)[None]
+            restored, decode_s = self.restore_crops_sweep(crop[None], fidelities, blend, seed, crop_region)
             shared = time.perf_counter() - start - sum(decode_s)
             results = []
             for name, crops_out, own in zip(names, restored, decode_s):
                 out = crops_out[0]
-                if outscale is not None:
+                if region is not None:
+                    out = self._inpaint_at_input_size(rgb, out, region, outscale)
+                elif outscale is not None:
                     out = images.resize(out, images.scaled_size(rgb.shape[1], rgb.shape[0], outscale), "lanczos")
                 results.append(RestoreResult(out, name, shared + own, faces=[], crops_before=[crop],
-                                             crops_after=[crops_out[0]]))
+                                             crops_after=[crops_out[0]], colorized=colorize,
+                                             warnings=[inpaint.COLORIZE_ALIGNED_NOTE] if colorize else []))
             yield results
             return
 
@@ -427,13 +465,15 @@ class FaceRestorer(Restorer):
         mask_fn = (lambda crops: face_mask.load_parser(self.device).weights(crops)) if mask == "parse" else None
         background = resolve_background(background)
         scale = 2.0 if outscale is None else float(outscale)
+        if region is not None and outscale is None:
+            background = "none"  # inpainting keeps the photo's size unless asked otherwise
         bg_fn = background_upsampler(background, self.device, self.precision)
         early = provisional and bg_fn is not None and not _is_resize(background)
         swept: list[np.ndarray] = []
         decode_s: list[float] = [0.0 for _ in fidelities]
 
-        def restore_all(crops: np.ndarray) -> np.ndarray:
-            restored, seconds = self.restore_crops_sweep(crops, fidelities, blend, seed)
+        def restore_all(crops: np.ndarray, regions: np.ndarray | None = None) -> np.ndarray:
+            restored, seconds = self.restore_crops_sweep(crops, fidelities, blend, seed, regions)
             swept.extend(restored)
             decode_s[:] = seconds
             return restored[0]
@@ -455,6 +495,8 @@ class FaceRestorer(Restorer):
             warnings = [] if first.faces else [no_face_message(background, bg_scale)]
             if mask_note and first.faces:
                 warnings.append(mask_note)
+            if colorize and first.faces:
+                warnings.append(inpaint.COLORIZE_NOTE)
             if first.skipped:
                 warnings.append(f"{len(first.faces) + first.skipped} faces found: restored the largest "
                                 f"{len(first.faces)} (at most {len(first.faces)} per photo here; "
@@ -464,12 +506,13 @@ class FaceRestorer(Restorer):
                     result.image, name, shared + own + paste, faces=list(result.faces),
                     crops_before=list(result.crops_before), crops_after=list(result.crops_after),
                     warnings=list(warnings), mask=mask, masks=list(result.masks), provisional=is_provisional,
+                    colorized=colorize and bool(result.faces),
                 )
                 for name, result, own, paste in zip(names, pasted, decode_s, paste_s)
             ]
 
         detect = dict(only_center_face=only_center_face, min_size=min_face, threshold=threshold, faces=faces,
-                      mask_fn=mask_fn)
+                      mask_fn=mask_fn, region=region)
         if early:
             quick = images.resize(rgb, images.scaled_size(rgb.shape[1], rgb.shape[0], scale), "lanczos")
             first = face.restore_faces(rgb, restore_all, size, quick, scale, **detect)
@@ -489,8 +532,33 @@ class FaceRestorer(Restorer):
                 scale = 1.0
                 bg = rgb
             first = face.restore_faces(rgb, restore_all, size, bg, scale, **detect)
+            if region is not None and first.faces:
+                # Only what was painted changes: the paste-back's soft edge never reaches past the mask.
+                bg_region = inpaint.fit_mask(region, bg.shape[1], bg.shape[0])
+                first = dataclasses.replace(first, image=inpaint.composite(bg, first.image, bg_region))
         pasted, paste_s = paste_all(bg, scale, first)
         yield results(pasted, paste_s, scale, first, False)
+
+    def _inpaint_region(self, rgb: np.ndarray, inpaint_mask: np.ndarray | None) -> np.ndarray | None:
+        """The checked HxW region an inpainting model redraws (None for other models)."""
+        if self.spec.face_task != "inpaint":
+            return None
+        region = inpaint.white_pixels(rgb) if inpaint_mask is None else inpaint_mask
+        inpaint.check_mask_size(region, rgb)
+        if not region.any():
+            raise ParameterError("nothing to inpaint: paint the damaged area white (in the image, or in a mask "
+                                 "given as inpaint_mask / --inpaint-mask)")
+        return region
+
+    @staticmethod
+    def _inpaint_at_input_size(rgb: np.ndarray, face: np.ndarray, region: np.ndarray,
+                               outscale: float | None) -> np.ndarray:
+        """An aligned inpainted face back at the input's size (or outscale): the input outside the mask, bit for bit."""
+        height, width = rgb.shape[:2]
+        size = (width, height) if outscale is None else images.scaled_size(width, height, outscale)
+        kept = rgb if size == (width, height) else images.resize(rgb, size, "lanczos")
+        drawn = face if face.shape[:2] == (size[1], size[0]) else images.resize(face, size, "lanczos")
+        return inpaint.composite(kept, drawn, inpaint.fit_mask(region, *size))
 
     def restore_sweep(self, image, fidelities: list[float], **options) -> list[RestoreResult]:
         """Like restore(), once per fidelity weight (CodeFormer), sharing detection and encoding; results are
