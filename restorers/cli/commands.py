@@ -160,6 +160,12 @@ def _restore_with(args: argparse.Namespace, restorer, names: OutputNames) -> int
             only_center_face=args.only_center_face, min_face=args.min_face, threshold=args.threshold,
             seed=args.seed, mask=args.mask,
         )
+    if args.inpaint_mask:
+        if restorer.spec.face_task != "inpaint":
+            print(f"error: --inpaint-mask is for an inpainting model (codeformer-inpainting or your CodeFormer "
+                  f"inpainting checkpoint); {restorer.name} does not take one", file=sys.stderr)
+            return 2
+        options["inpaint_mask"] = args.inpaint_mask
     options = restorer.check_options(**options)  # one message for a bad option, not one per input
     # Inputs that share a stem (a.jpg, a.png, x/a.png) get distinct outputs: a, a-2, a-3.
     failures = 0
@@ -204,7 +210,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     from ..models.hub import WeightsError, fetch
 
     failures = 0
-    for name in args.models or [s.name for s in specs() if s.weights]:
+    # Files not on the Hub (bring your own, e.g. codeformer-inpainting) only when named: they say where to get them.
+    for name in args.models or [s.name for s in specs() if s.weights and not s.weights.local_only]:
         spec = get_spec(name)
         if spec.weights is None:
             continue
@@ -505,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overwrite_option(restore)
     restore.add_argument("--verbose", "-v", action="store_true", help="(kept for compatibility: every output is printed)")
     _add_mask_option(restore)
+    restore.add_argument("--inpaint-mask", default=None, metavar="PNG",
+                         help="codeformer-inpainting: a mask the size of the input, white where the face is damaged "
+                              "(redrawn), black where it is kept (default: the input's pure white pixels)")
     _add_runtime_options(restore)
     restore.set_defaults(func=cmd_restore)
 

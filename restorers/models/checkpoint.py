@@ -18,7 +18,7 @@ from torch import nn
 
 from ..guards import limits
 from ..guards.validate import shorten
-from .detect_arch import ARCH_FAMILY, UnrecognisedCheckpointError, detect
+from .detect_arch import ARCH_FAMILY, UnrecognisedCheckpointError, codeformer_task, detect
 from .hub import WeightsCorruptError, read_checkpoint, sha256_of, unwrap_state_dict
 from .registry import ModelSpec
 
@@ -151,6 +151,9 @@ def checkpoint_spec(path: str | Path) -> ModelSpec:
     what = f"x{config.get('scale', config.get('upscale', 1))}" if family == "sr" else \
         f"{config.get('size', config.get('out_size', 512))} px faces"
     face = family == "face"
+    task = codeformer_task(config) if arch == "codeformer" else "restore"
+    if task != "restore":
+        what = f"{'inpainting' if task == 'inpaint' else 'colourisation'}, {what}"
     return ModelSpec(
         name=f"own-{_slug(path.stem)}-{digest[:8]}",
         title=f"{path.stem} ({ARCH_TITLES[arch]} {what}, your checkpoint)",
@@ -161,7 +164,8 @@ def checkpoint_spec(path: str | Path) -> ModelSpec:
         input_size=int(config.get("size", config.get("out_size", 512))) if face else None,
         value_range=(-1.0, 1.0) if face else (0.0, 1.0),
         seeded_noise=arch == "gfpgan",
-        fidelity=arch == "codeformer",
+        fidelity=arch == "codeformer" and task == "restore",
+        face_task=task,  # type: ignore[arg-type]
         licence="your checkpoint's own licence",
         description=f"{ARCH_TITLES[arch]} detected from the tensors of {path.name} (sha256 {digest[:12]}...): {config}",
     )

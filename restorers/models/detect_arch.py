@@ -207,6 +207,17 @@ def detect_codeformer(sd: StateDict) -> Detection | None:
     return "codeformer", config
 
 
+def codeformer_task(config: Mapping[str, Any]) -> str:
+    """What a detected CodeFormer was trained for, from its configuration (the official v0.1.0 files):
+    'inpaint' for the 512-code codebook (codeformer_inpainting.pth), 'colorize' for 1024 codes fused at
+    32/64/128 px only (codeformer_colorization.pth), else 'restore' (codeformer.pth: fused at 32-256 px)."""
+    if config.get("codebook_size") == 512:
+        return "inpaint"
+    if config.get("codebook_size") == 1024 and list(config.get("connect_list", ())) == ["32", "64", "128"]:
+        return "colorize"
+    return "restore"
+
+
 # Most specific first; each detector only looks at keys its architecture must have.
 DETECTORS: tuple[Callable[[StateDict], Detection | None], ...] = (
     detect_rrdbnet, detect_gfpgan, detect_gpen, detect_codeformer, detect_srvgg,

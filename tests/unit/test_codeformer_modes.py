@@ -22,9 +22,13 @@ TINY = dict(dim_embd=32, n_head=4, n_layers=2, connect_list=CONNECT3, vq_nf=32, 
             vq_emb_dim=32)
 
 
-def tiny_state_dict(codebook_size: int) -> dict:
+# What detect_arch can read back from a file: the official channel multipliers and 8 heads, smaller widths.
+OWN = dict(dim_embd=32, n_head=8, n_layers=2, connect_list=CONNECT3, vq_nf=32, vq_emb_dim=32)
+
+
+def tiny_state_dict(codebook_size: int, config: dict = TINY) -> dict:
     torch.manual_seed(0)
-    net = CodeFormer(codebook_size=codebook_size, **TINY)
+    net = CodeFormer(codebook_size=codebook_size, **config)
     with torch.no_grad():
         for p in net.parameters():
             if p.dim() == 1:
@@ -220,3 +224,80 @@ def test_inpaint_mask_errors(tiny_inpainter, aligned_face) -> None:
         restorers.restore(aligned_face, "lanczos", inpaint_mask=np.ones(aligned_face.shape[:2], bool))
     with pytest.raises(ParameterError, match="inpaint mask"):
         restorers.restore(aligned_face, tiny_inpainter, device="cpu", mode="aligned", inpaint_mask=3.5)
+
+
+# --- Your own checkpoint: the variant is recognised from its tensors -------------------------------------------
+
+
+@pytest.mark.parametrize("codes, connect, task", [
+    (512, CONNECT3, "inpaint"), (1024, CONNECT3, "colorize"), (1024, ["32", "64", "128", "256"], "restore"),
+])
+def test_detect_arch_tells_the_variants_apart_at_the_real_configs(codes, connect, task) -> None:
+    from restorers.models.detect_arch import codeformer_task, detect
+
+    with torch.device("meta"):
+        sd = CodeFormer(codebook_size=codes, connect_list=connect).state_dict()
+    arch, config, _ = detect(sd)
+    assert arch == "codeformer"
+    assert config == {"dim_embd": 512, "n_head": 8, "n_layers": 9, "codebook_size": codes, "connect_list": connect}
+    assert codeformer_task(config) == task
+
+
+def test_own_inpainting_checkpoint_runs_as_inpainting(tmp_path, aligned_face) -> None:
+    from restorers.models.checkpoint import checkpoint_spec
+
+    path = tmp_path / "my_inpainter.pth"
+    path.write_bytes(checkpoint_bytes(tiny_state_dict(512, OWN)))
+    spec = checkpoint_spec(path)
+    assert spec.face_task == "inpaint" and not spec.fidelity and "inpainting" in spec.title
+    mask = _mask(aligned_face.shape[:2], (220, 180, 280, 330))
+    result = restorers.load_checkpoint(path, device="cpu", precision="fp32").restore(
+        aligned_face, mode="aligned", inpaint_mask=mask)
+    assert np.array_equal(result.image[~mask], aligned_face[~mask])
+    assert not np.array_equal(result.image[mask], aligned_face[mask])
+
+
+def test_own_colorization_checkpoint_runs_as_colourisation(tmp_path) -> None:
+    from restorers.models.checkpoint import checkpoint_spec
+
+    path = tmp_path / "my_colorizer.pth"
+    path.write_bytes(checkpoint_bytes(tiny_state_dict(1024, OWN)))
+    spec = checkpoint_spec(path)
+    assert spec.face_task == "colorize" and not spec.fidelity and "colourisation" in spec.title
+
+
+# --- Command line ----------------------------------------------------------------------------------------------
+
+
+def test_cli_inpaint_mask(tiny_inpainter, aligned_face, tmp_path, monkeypatch, capsys) -> None:
+    from restorers.cli.commands import main
+    from restorers.models import registry
+
+    # The CLI names registry models: put the tiny spec in the registry's place for this test.
+    monkeypatch.setattr(registry, "MODELS", tuple(tiny_inpainter if s.name == "codeformer-inpainting" else s
+                                                  for s in registry.MODELS))
+    face_path, mask_path = tmp_path / "face.png", tmp_path / "mask.png"
+    Image.fromarray(aligned_face).save(face_path)
+    mask = _mask(aligned_face.shape[:2], (200, 150, 300, 360))
+    Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
+    out = tmp_path / "out"
+    assert main(["restore", str(face_path), "--model", "tiny-codeformer-inpainting", "--mode", "aligned",
+                 "--inpaint-mask", str(mask_path), "--device", "cpu", "--precision", "fp32", "--out", str(out)]) == 0
+    written = np.asarray(Image.open(next(out.glob("*.png"))).convert("RGB"))
+    assert np.array_equal(written[~mask], aligned_face[~mask])
+    assert not np.array_equal(written[mask], aligned_face[mask])
+    # A mask for a model that does not inpaint is refused up front.
+    assert main(["restore", str(face_path), "--model", "lanczos", "--inpaint-mask", str(mask_path),
+                 "--out", str(out)]) == 2
+    assert "--inpaint-mask is for an inpainting model" in capsys.readouterr().err
+
+
+def test_cli_missing_inpainting_file_says_where_to_get_it(hub_cache, tmp_path, capsys) -> None:
+    from restorers.cli.commands import main
+
+    face_path = tmp_path / "face.png"
+    Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(face_path)
+    assert main(["restore", str(face_path), "--model", "codeformer-inpainting", "--mode", "aligned",
+                 "--device", "cpu", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "codeformer_inpainting.pth" in err and "github.com/sczhou/CodeFormer/releases" in err
