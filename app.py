@@ -36,6 +36,7 @@ from webui.interpolate_tab import build_interpolate_tab
 from webui.loop_tab import build_loop_tab
 from webui.measure_tab import build_measure_tab
 from webui.models_tab import build_models_tab, refresh_models_on_load
+from webui.inpaint_section import refresh_inpaint_on_load
 from webui.restore_tab import build_restore_tab, refresh_background_on_load, refresh_mask_on_load
 from webui.video_tab import build_video_tab
 from webui.mcp_support import mcp_launch_option
@@ -101,6 +102,7 @@ def create_demo() -> gr.Blocks:
         refresh_models_on_load(demo, models)
         refresh_mask_on_load(demo, restore["mask"])
         refresh_background_on_load(demo, restore["background"])
+        refresh_inpaint_on_load(demo, restore["inpaint_model"])
     # A 2-vCPU Space runs one job at a time; a bounded queue says "busy" instead of piling up requests.
     demo.queue(default_concurrency_limit=jobs.concurrency(), max_size=16)
     # One lane for every event that does real work (Examples and previews included): see webui/jobs.py.

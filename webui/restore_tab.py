@@ -21,6 +21,7 @@ from . import costs
 from .common import (USER_ERRORS, ImageInput, background_choices, example, load_input, model_choices, model_state,
                      plain_message, request_dir, runnable, save_result_png, status_html)
 from .fidelity import fidelity_box, parse_fidelities, show_fidelity
+from .inpaint_section import build_inpaint_section
 from .jobs import job, ui
 from .restore_estimate import count_faces, estimate_html, faces_cost
 
@@ -316,7 +317,9 @@ def example_rows() -> list[list]:
         [example("astronaut_face_low.png"), models, 4.0, "aligned"],
         [example("two_portraits.jpg"), models, 2.0, "whole"],
         [example("grace_hopper_face_blurred.png"), models, 2.0, "aligned"],
-        [example("grace_hopper_gray.png"), ["bicubic", *runnable("realesr-general-x4v3")] , 2.0, "whole"],
+        # A grey photo: the colouriser joins when its weights are here (it colours the face only, and says so).
+        [example("grace_hopper_gray.png"), ["bicubic", *runnable("realesr-general-x4v3", "codeformer-colorization")],
+         2.0, "whole"],
     ]
 
 
@@ -372,6 +375,7 @@ def build_restore_tab() -> dict:
             run = gr.Button("Restore", variant="primary", elem_id="restore-run")
             estimate = gr.HTML(estimate_html(None, None), elem_id="restore-estimate")
             api_run = gr.Button(visible=False)  # the /restore API endpoint (raises instead of writing the status)
+            inpaint = build_inpaint_section()  # its own accordion, inputs and outputs: the tab above is unchanged
         with gr.Column(scale=2, min_width=300):
             status = gr.HTML(elem_id="restore-status")
             gallery = gr.Gallery(label="Results", columns=2, height=480, object_fit="contain", allow_preview=True,
@@ -411,4 +415,5 @@ def build_restore_tab() -> dict:
             outputs=outputs, run_on_click=True, cache_examples=False, elem_id="restore-examples",
             visible_columns=[0], examples_per_page=8,
         )
-    return {"image": image, "models": models, "mask": mask, "background": background}
+    return {"image": image, "models": models, "mask": mask, "background": background,
+            "inpaint_model": inpaint["model"]}

@@ -27,7 +27,9 @@ SR_DEFAULT_S_PER_MP = 215.0  # an SR model not in the table (e.g. a user checkpo
 SR_OUT_S_PER_MP = 0.2  # float -> uint8 and the resize to the asked scale, per OUTPUT megapixel
 # Face networks: seconds per aligned face (network call plus align and paste back).
 FACE_S = {"gpen-bfr-512": 1.0, "gpen-bfr-256": 0.1, "gfpgan-v1.4": 1.3, "gfpgan-v1.3": 1.3,
-          "codeformer": 2.5}  # codeformer: per fidelity weight (bf16 fast path, 512 px)
+          "codeformer": 2.5,  # codeformer: per fidelity weight (bf16 fast path, 512 px)
+          # The same network at one fixed weight (colourisation w=0, no fusion; inpainting w=1, 3 fusions).
+          "codeformer-colorization": 2.5, "codeformer-inpainting": 2.5}
 FACE_DEFAULT_S = 2.0
 DETECT_S = 0.1  # RetinaFace on one photo (runs on a copy at most 1600 px long)
 # The 'parse' paste-back mask: ParseNet at 512 px per face, fp32 (234.5 GMAC; bf16 would move its labels).
