@@ -43,6 +43,8 @@ def editor_image_and_mask(editor: dict | None) -> tuple[np.ndarray, np.ndarray |
     if background is None:
         raise gr.Error("Upload a face first, then paint the damaged part white.")
     rgb = np.ascontiguousarray(background[:, :, :3]).astype(np.uint8)
+    if rgb.min() == rgb.max():  # an empty canvas (e.g. painted before the upload reached the editor)
+        raise gr.Error("The editor holds no photo (a blank canvas): upload a face, then paint the damaged part white.")
     mask = np.zeros(rgb.shape[:2], bool)
     for layer in editor.get("layers") or []:
         array = _layer(layer)
