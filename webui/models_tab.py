@@ -20,7 +20,7 @@ def models_table() -> list[list[str]]:
         w = spec.weights
         rows.append([
             spec.title, spec.family, weights_label(spec),
-            f"{w.repo_id}/{w.filename}" if w else "-",
+            ("-" if not w else f"bring your own: {w.url}" if w.local_only else f"{w.repo_id}/{w.filename}"),
             f"{w.size / 1e6:.1f}" if w and w.size else "-",
             spec.licence, spec.paper or "-",
         ])
