@@ -17,6 +17,10 @@ Sections, in run order:
              child processes; skipped by --quick)
   dcgan      DCGAN training images/s at 32 and 64 px, fp32 vs channels_last vs bf16, and one 2,000-image
              epoch at 32 px (benchmarks.bench_dcgan; skipped by --quick)
+  e2e        the user's waits end to end against the compute floor: whole photo per face model and
+             background, aligned face, x4plus upscale, a 480p clip, a DCGAN epoch, the Restore click over
+             HTTP warm and in a fresh process (benchmarks.bench_e2e, in a child process; skipped by --quick
+             unless named by --only; full runs write benchmarks/results/e2e.json)
 
 Networks are randomly initialised at their real configurations (speed does not depend on weight
 values). Every network measurement runs in its own child process, so each has its own peak RSS;
@@ -45,8 +49,9 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
 DEFAULT_JSON = REPO_ROOT / "benchmarks" / "results" / "latest.json"
-SECTIONS = ("models", "sr2048", "faces", "paste", "coldstart", "metrics", "animate", "video", "dcgan")
-QUICK_SKIPS = ("sr2048", "paste", "coldstart", "video", "dcgan")
+E2E_JSON = REPO_ROOT / "benchmarks" / "results" / "e2e.json"  # the e2e section's raw numbers (full runs)
+SECTIONS = ("models", "sr2048", "faces", "paste", "coldstart", "metrics", "animate", "video", "dcgan", "e2e")
+QUICK_SKIPS = ("sr2048", "paste", "coldstart", "video", "dcgan", "e2e")
 CASE_TIMEOUT_S = 3600.0
 COLD_START_TIMEOUT_S = 300.0
 COLD_START_PHOTO = SHARED / "faces" / "gfpgan-cropped" / "Adele_crop.png"
@@ -302,6 +307,25 @@ def dcgan_markdown(rows: list[dict[str, Any]]) -> str:
     return to_markdown(rows)
 
 
+def section_e2e(options: argparse.Namespace, env: dict[str, Any]) -> list[dict[str, Any]]:
+    """benchmarks.bench_e2e in a child process (it repoints the registry at random weights); its progress
+    goes to this stderr, its results come back as one row."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "e2e.json" if options.quick else E2E_JSON  # rewritten after every row
+        command = [sys.executable, "-m", "benchmarks.bench_e2e", "--json", str(out), "--repeats", str(options.repeats)]
+        proc = subprocess.run(command + (["--quick"] if options.quick else []), cwd=REPO_ROOT, env=child_env(),
+                              stdout=subprocess.DEVNULL, timeout=4 * CASE_TIMEOUT_S)
+        if proc.returncode != 0 or not out.exists():
+            return [{"case": "e2e", "error": f"exit {proc.returncode}"}]
+        return [{"case": "e2e", "results": json.loads(out.read_text())}]
+
+
+def e2e_markdown(rows: list[dict[str, Any]]) -> str:
+    from benchmarks.bench_e2e import markdown
+
+    return markdown(rows[0]["results"])
+
+
 Rows = list[dict[str, Any]]
 Measure = Callable[[argparse.Namespace, dict[str, Any]], Rows]
 Section = tuple[Measure, Callable[[Rows], str], str]  # measure, Markdown table, title
@@ -315,6 +339,7 @@ SECTION_TABLE: dict[str, Section] = {
     "animate": (section_animate, animate_markdown, "GIF / MP4 writing"),
     "video": (section_video, video_markdown, "Video: throughput, memory, steady faces"),
     "dcgan": (section_dcgan, dcgan_markdown, "DCGAN training throughput"),
+    "e2e": (section_e2e, e2e_markdown, "End-to-end waits and the compute floor"),
 }
 
 
@@ -408,6 +433,8 @@ def _write_json(path: Path, results: dict[str, Any]) -> None:
 def run(options: argparse.Namespace) -> dict[str, Any]:
     """Run the chosen sections, print a Markdown table per section, write the JSON after each one."""
     sections = select_sections(options)
+    if options.json is None and sections != ["e2e"]:  # e2e alone: only its own e2e.json is written
+        options.json = DEFAULT_JSON
     env = run_case("env", options, timeout=300)
     load = _load()
     results: dict[str, Any] = {
@@ -429,7 +456,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         after = _load()
         results["sections"][name] = {"rows": rows, "seconds": time.perf_counter() - start,
                                      "load_before": before, "load_after": after}
-        _write_json(options.json, results)
+        if options.json is not None:
+            _write_json(options.json, results)
         try:
             table = markdown(rows)
         except (KeyError, TypeError) as error:  # a section that errored has no numbers to show
@@ -444,7 +472,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny inputs, 1 repeat, no 2048 / cold start")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per variant (median reported)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the raw numbers go")
+    parser.add_argument("--json", type=Path, help="where the raw numbers go (default: benchmarks/results/latest.json; "
+                        "none when e2e is the only section: it writes benchmarks/results/e2e.json itself)")
     parser.add_argument("--with-2048", action="store_true", help="also run the slow 2048x2048 tiled SR case")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per model case after which "
                         "repeats stop (at least one sample each)")

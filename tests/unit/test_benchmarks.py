@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from benchmarks import run as bench_run
-from conftest import REPO_ROOT, SHARED
+from conftest import REPO_ROOT, SHARED, require_shared
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +79,10 @@ def test_quick_run_prints_a_header_and_one_table_per_section(quick_run):
 def test_section_selection():
     options = bench_run.parse_args([])
     assert bench_run.select_sections(options) == ["models", "faces", "paste", "coldstart", "metrics", "animate",
-                                                  "video", "dcgan"]
+                                                  "video", "dcgan", "e2e"]
     assert bench_run.select_sections(bench_run.parse_args(["--only", "paste"])) == ["paste"]
+    assert "e2e" not in bench_run.select_sections(bench_run.parse_args(["--quick"]))
+    assert bench_run.select_sections(bench_run.parse_args(["--quick", "--only", "e2e"])) == ["e2e"]
     assert "sr2048" in bench_run.select_sections(bench_run.parse_args(["--with-2048"]))
     assert bench_run.select_sections(bench_run.parse_args(["--only", "animate,models"])) == ["models", "animate"]
     with pytest.raises(SystemExit):
@@ -96,3 +98,70 @@ def test_fastpath_study_runs_each_variant_and_compares_with_fp32():
     assert rows["bf16w"]["psnr_db"] > 30 and rows["int8"]["psnr_db"] > 20
     assert "unknown variant" in rows["nonsense"]["error"]
     assert bench_fastpath.count_flops(net) > 2 * 64 * 64 * 9 * 16 * 16 * 30  # 32 convs of 64 channels
+
+
+# ----------------------------------------------------------------------------------------------------
+# End-to-end waits (benchmarks/bench_e2e.py) in --quick mode: every row, every column, on tiny work.
+
+E2E_GROUPS = {"aligned face", "whole photo", "app click", "tiling", "SR", "DCGAN", "clip"}
+
+
+@pytest.fixture(scope="module")
+def e2e_quick(tmp_path_factory):
+    require_shared("weights", "hf-cache")  # the real face detector
+    require_shared("faces", "gfpgan-whole", "Blake_Lively.jpg")
+    out = tmp_path_factory.mktemp("e2e") / "runner.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "e2e", "--json", str(out)],
+        cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["sections"]["e2e"]["rows"]
+    assert "error" not in row, row
+    return row["results"], proc.stdout
+
+
+def test_e2e_quick_measures_every_wait_against_the_floor(e2e_quick):
+    results, _ = e2e_quick
+    rates = results["rates"]
+    assert rates["matmul_bf16"] > 1e9 and rates["matmul_fp32"] > 1e9  # FLOP/s, measured in the same run
+    assert results["header"]["quick"] is True and len(results["header"]["load_start"]) == 3
+    assert "gpen-bfr-256" in results["header"]["random_weights"]
+    rows = results["rows"]
+    assert {row["group"] for row in rows} == E2E_GROUPS
+    for row in rows:
+        assert "error" not in row, row
+        assert row["seconds"] > 0 and row["gflop"] > 0 and row["floor_s"] > 0, row["case"]
+        assert math.isclose(row["x_floor"], row.get("extrapolated_s", row["seconds"]) / row["floor_s"])
+        assert row["x_floor_best"] >= row["x_floor"] - 1e-9  # the best format's floor is never longer
+        assert math.isclose(row["other_s"], row["seconds"] - sum(row["stages"].values()), abs_tol=1e-9)
+        assert len(row["load_before"]) == 3
+
+
+def test_e2e_quick_rows_split_the_wait_into_stages(e2e_quick):
+    results, _ = e2e_quick
+    rows = {(row["group"], row["case"]): row for row in results["rows"]}
+    whole = rows[("whole photo", "gpen-bfr-256 + realesr-general-x4v3")]
+    assert whole["faces"] == 2 and whole["input"].startswith("256x170 photo")
+    assert {"detect", "align", "face net", "SR net", "paste", "PNG encode"} <= set(whole["stages"])
+    assert whole["formats"]["detect"] == "fp32" and whole["formats"]["face net"] == whole["precision"]
+    assert set(whole["network_x_floor"]) == {"detect", "face net", "SR net"}
+    assert rows[("whole photo", "gpen-bfr-256 + none")]["output"] == "256x170"
+    assert rows[("whole photo", "gpen-bfr-256 + lanczos")]["output"] == "512x340"
+    click = rows[("app click", "gpen-bfr-256 + lanczos")]
+    assert click["output"] == "512x340" and click["png"] == ".png"
+    # The click's FLOPs are the in-process row's; queue and HTTP land in "other".
+    assert click["gflop"] == rows[("whole photo", "gpen-bfr-256 + lanczos")]["gflop"]
+    assert click["stages"]["PNG encode"] > 0 and click["stages"]["decode"] > 0
+    clip = rows[("clip", "gpen-bfr-256 + lanczos x2")]
+    assert clip["frames_timed"] == 1 and clip["extrapolated_s"] == pytest.approx(2 * clip["seconds"])
+    assert rows[("DCGAN", "one epoch, batch 16, channels_last")]["formats"] == {"train": "fp32"}
+
+
+def test_e2e_quick_prints_the_table_and_the_targets(e2e_quick):
+    _, stdout = e2e_quick
+    assert "## End-to-end waits and the compute floor" in stdout
+    assert "| wait | input | s (min) | runs | GFLOP | floor s | x floor | x best floor |" in stdout
+    assert "| whole photo: gpen-bfr-256 + realesr-general-x4v3 | 256x170 photo (Blake_Lively.jpg) |" in stdout
+    assert "| target | limit | measured | measured / limit |" in stdout
+    assert "DCGAN epoch, 2,000 images at 32 px" in stdout and "load average" in stdout
