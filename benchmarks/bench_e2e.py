@@ -80,11 +80,13 @@ class Plan:
     cold_clicks: tuple[tuple[str, str], ...] = (("gpen-bfr-512", "realesr-general-x4v3"),
                                                 ("gpen-bfr-512", "realesrgan-x2plus"))
     tiling: tuple[str, ...] = ("realesr-general-x4v3", "realesrgan-x2plus")
+    # With its weights here the face parser makes the default 'parse' paste-back mask (else 'square').
+    extra: tuple[str, ...] = ("parsenet",)
 
     @property
     def models(self) -> tuple[str, ...]:
         names = [*self.face_models, *(b for b in self.backgrounds if b not in ("none", "lanczos")), self.sr_model,
-                 self.clip_model, *self.click, *(m for pair in self.cold_clicks for m in pair), *self.tiling]
+                 self.clip_model, *self.click, *(m for pair in self.cold_clicks for m in pair), *self.tiling, *self.extra]
         return tuple(dict.fromkeys(n for n in names if n not in ("none", "lanczos")))
 
 
@@ -93,7 +95,8 @@ FULL = Plan()
 QUICK = Plan(face_models=("gpen-bfr-256",), backgrounds=("none", "lanczos", "realesr-general-x4v3"), photo_side=256,
              sr_model="realesr-general-x4v3", sr_side=32, clip_model="gpen-bfr-256", clip_size=(128, 80),
              clip_fps=8.0, clip_seconds=0.25, clip_timed_frames=1, dcgan_images=32, dcgan_batch=16, dcgan_samples=4,
-             click=("gpen-bfr-256", "lanczos"), cold_clicks=(), tiling=("realesr-general-x4v3",), tile=32)
+             click=("gpen-bfr-256", "lanczos"), cold_clicks=(), tiling=("realesr-general-x4v3",), tile=32,
+             extra=())
 
 
 def _progress(message: str) -> None:
@@ -271,7 +274,8 @@ def rows_in_process(bench: Bench, inputs: dict[str, Any], folder: Path, models: 
             def whole(restorer=restorer, background=background) -> dict:
                 result = restorer.restore(photo, mode="whole", background=background)
                 png(result)
-                return {"faces": len(result.faces), "output": _size(result.image), "precision": restorer.precision}
+                return {"faces": len(result.faces), "output": _size(result.image), "precision": restorer.precision,
+                        "mask": result.mask}
 
             bench.measure("whole photo", f"{model} + {background}", f"{photo_desc} ({inputs['photo_source']})", whole)
 
@@ -397,7 +401,8 @@ def rows_cold(bench: Bench, inputs: dict[str, Any]) -> None:
         if not bench.wanted("first click", case):
             continue
         _progress(f"first click: {case} (fresh process) ...")
-        config = json.dumps({"cache": str(bench.options.weights_cache), "photo": str(inputs["photo_file"]),
+        config = json.dumps({"cache": str(bench.options.weights_cache), "models": bench.plan.models,
+                             "photo": str(inputs["photo_file"]),
                              "model": model, "background": background})
         command = [sys.executable, "-m", "benchmarks.bench_e2e", "--cold-child", repr(time.time()), config]
         row: dict[str, Any] = {"group": "first click", "case": case, "input": f"{_size(inputs['photo'])} JPEG upload",
@@ -419,7 +424,7 @@ def rows_cold(bench: Bench, inputs: dict[str, Any]) -> None:
 def cold_child(t0: float, config: dict) -> dict[str, Any]:
     """In a fresh process: registry on the random-weight cache, import and launch the app, click twice."""
     marks = {"interpreter up": time.time() - t0}
-    use_random_weights(Path(config["cache"]))
+    use_random_weights(Path(config["cache"]), tuple(config["models"]))
     clock = StageClock()
     with clock.installed():
         with launched_app() as url:
@@ -468,7 +473,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     _progress(f"weights cache {options.weights_cache} ({', '.join(plan.models)})")
     build_cache(options.weights_cache, plan.models, REAL_CACHE)
-    patched = use_random_weights(options.weights_cache)
+    patched = use_random_weights(options.weights_cache, plan.models)
     bench = Bench(options, plan)
     header = bench.header
     header.update({"quick": options.quick, "repeats": options.repeats, "budget_s": options.budget,
@@ -506,6 +511,16 @@ def results(header: dict[str, Any], rate_samples: list[dict[str, float]], rows: 
     for row in rows:
         finish_row(row, rates)
     return {"header": {**header, "load_now": _load()}, "rates": rates, "rate_samples": rate_samples, "rows": rows}
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' results as one (e.g. rows measured by separate --rows runs): rows in run order, the
+    machine rates of every run (the floor uses the best), the first run's header with the last one's end load."""
+    header = {**runs[0]["header"], "load_end": runs[-1]["header"].get("load_end", runs[-1]["header"]["load_now"]),
+              "runs": [{"date_utc": run["header"]["date_utc"], "rows": len(run["rows"]),
+                        "load_start": run["header"]["load_start"]} for run in runs]}
+    rates = [sample for run in runs for sample in run["rate_samples"]]
+    return results(header, rates, [row for run in runs for row in run["rows"]])
 
 
 def save_json(path: Path, data: dict[str, Any]) -> None:
@@ -569,7 +584,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             seconds = f"{row['extrapolated_s']:.0f} (est.)"
         if "second_s" in row:
             seconds = f"{row['seconds']:.2f} (2nd {row['second_s']:.2f})"
-        cells = [f"{row['group']}: {row['case']}", row["input"], seconds, row.get("runs", ""), _f(row.get("gflop"), 1),
+        runs = row.get("runs") or "warm-up only"  # 0: the warm-up, over the budget, is the measurement
+        cells = [f"{row['group']}: {row['case']}", row["input"], seconds, runs, _f(row.get("gflop"), 1),
                  _f(row.get("floor_s")), _f(row.get("x_floor"), 1), _f(row.get("x_floor_best"), 1),
                  *[_stage_cell(row, s) for s in stages], _f(row.get("other_s"))]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
@@ -656,6 +672,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "cache is built (reused across runs)")
     parser.add_argument("--cold-timeout", type=float, default=1800.0, help="seconds a first-click process may take")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--markdown", type=Path, nargs="+", metavar="JSON", help="print the tables of saved results "
+                        "(e.g. benchmarks/results/e2e.json, also runs that stopped part way; several runs are merged, "
+                        "and --json saves the merge) and exit")
     parser.add_argument("--cold-child", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.quick:
@@ -667,6 +686,12 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     if options.cold_child:
         print(json.dumps(cold_child(float(options.cold_child[0]), json.loads(options.cold_child[1]))))
+        return
+    if options.markdown:
+        data = merge([json.loads(path.read_text()) for path in options.markdown])
+        if options.json:
+            save_json(options.json, data)
+        print(markdown(data))
         return
     data = run(options)
     if options.json:

@@ -23,7 +23,7 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 REVISION = "0000000000000000000000000000000000000000"  # a fake commit id for refs/main
 E2E_MODELS = ("gpen-bfr-512", "gfpgan-v1.4", "codeformer", "realesrgan-x4plus", "realesrgan-x2plus",
-              "realesr-general-x4v3")
+              "realesr-general-x4v3", "parsenet")
 DETECTOR = "retinaface-mobilenet0.25"
 
 
@@ -116,8 +116,9 @@ def _restore_env(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
-def use_random_weights(root: Path) -> list[str]:
-    """Point this process at the cache in ``root``: HF_HUB_CACHE, offline, and the registry's pins.
+def use_random_weights(root: Path, names: tuple[str, ...] | None = None) -> list[str]:
+    """Point this process at the cache in ``root``: HF_HUB_CACHE, offline, and the pins of ``names`` (default:
+    every model in the cache); other models keep their real pins, so they are missing, as without weights.
 
     Must run before anything reads a spec's weights (before `import app` in the app's process). Returns the
     model names whose pins now name random-weight files.
@@ -131,7 +132,7 @@ def use_random_weights(root: Path) -> list[str]:
     models = []
     for spec in registry.MODELS:
         entry = manifest.get(spec.name)
-        if entry and spec.name != DETECTOR:
+        if entry and spec.name != DETECTOR and (names is None or spec.name in names):
             weights = dataclasses.replace(spec.weights, sha256=entry["sha256"], size=entry["size"], revision=None)
             spec = dataclasses.replace(spec, weights=weights)
             patched.append(spec.name)

@@ -16,11 +16,11 @@ import time
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
-STAGES = ("load", "decode", "detect", "align", "face net", "SR net", "resize", "paste", "PNG encode")
+STAGES = ("load", "decode", "detect", "align", "face net", "parse", "SR net", "resize", "paste", "PNG encode")
 # Timed even inside another stage, and taken out of that stage's time: getting a network (read, verify and
 # build it on first use; a cache look-up afterwards) happens inside the call that runs it.
 CARVED = ("load",)
-NETWORK_STAGES = ("detect", "face net", "SR net")
+NETWORK_STAGES = ("detect", "face net", "parse", "SR net")
 
 
 def _precision_of(obj: Any) -> str:
@@ -118,10 +118,12 @@ class StageClock:
     def installed(self) -> Iterator["StageClock"]:
         """Wrap the stage functions for the duration of the block (restored afterwards)."""
         from restorers.media import images
-        from restorers.pipelines import face, restorer
+        from restorers.models import networks
+        from restorers.pipelines import face, face_mask, restorer
 
         targets = [
             (restorer, "get_network", "load", None),
+            (networks, "get_network", "load", None),  # the face parser's
             (face, "default_detector", "load", None),
             (images, "load_image", "decode", None),
             (images, "save_png", "PNG encode", None),
@@ -130,6 +132,7 @@ class StageClock:
             (face, "align_face", "align", None),
             (face, "paste_faces", "paste", None),
             (restorer.FaceRestorer, "restore_crops_sweep", "face net", _precision_of),
+            (face_mask.FaceParser, "weights", "parse", None),  # the 'parse' paste-back mask: fp32 by design
             (restorer.SRRestorer, "upscale", "SR net", _precision_of),
         ]
         saved = [(owner, name, owner.__dict__[name]) for owner, name, _, _ in targets]
