@@ -82,3 +82,21 @@ def test_new_models_cannot_run_offline_and_are_never_preselected(hub_cache) -> N
     assert labels["codeformer-inpainting"].endswith("missing weights")
     assert runnable_selection("codeformer-colorization") == "lanczos"
     assert all("codeformer-colorization" not in row[1] for row in example_rows())
+
+
+def test_restore_tab_colourises_a_grey_face_with_your_checkpoint_and_says_only_faces(face, tmp_path, hub_cache) -> None:
+    from PIL import Image
+
+    from webui import restore_tab
+
+    checkpoint = tmp_path / "colorizer_tiny.pth"
+    checkpoint.write_bytes(checkpoint_bytes(tiny_state_dict(1024, OWN)))
+    gray = tmp_path / "gray.png"
+    Image.fromarray(face).convert("L").save(gray)
+    gallery, *_rest, status, files, _state = restore_tab.run_restore(
+        str(gray), [], 1.0, "aligned", "none", False, 0, 0.97, 1.0, "0.5", str(checkpoint), None)
+    assert "colours faces only" in status
+    with Image.open(gallery[0][0]) as saved:
+        assert saved.mode == "RGB"  # a grey input's coloured result is not saved back as grayscale
+        rgb = np.asarray(saved)
+    assert np.abs(rgb[..., 0].astype(int) - rgb[..., 2].astype(int)).max() > 0
