@@ -457,9 +457,10 @@ def _free_port() -> int:
 # Results
 
 
-def attach_flops(rows: list[dict[str, Any]]) -> None:
-    """Clicks do the work of the whole-photo row with the same model and background: use its FLOPs."""
-    by_case = {row["case"]: row for row in rows if row["group"] == "whole photo" and "flops" in row}
+def attach_flops(rows: list[dict[str, Any]], earlier: list[dict[str, Any]] = ()) -> None:
+    """Clicks do the work of the whole-photo row with the same model and background: use its FLOPs (from
+    ``rows``, else from ``earlier`` rows: a previous run of the same code)."""
+    by_case = {row["case"]: row for row in [*earlier, *rows] if row["group"] == "whole photo" and row.get("flops")}
     for row in rows:
         if row["group"] in ("app click", "first click") and not row.get("flops") and row["case"] in by_case:
             source = by_case[row["case"]]
@@ -517,8 +518,10 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several runs' results as one (rows measured by separate --rows runs, e.g. when the machine's load
     changed): rows in run order, each row's floor at the rates measured in its own run (the load moves the
     rates too), clicks given the FLOPs of the whole-photo row with the same models from any run."""
-    rows = [row for run in runs for row in run["rows"]]
-    attach_flops(rows)
+    rows: list[dict[str, Any]] = []
+    for run in runs:  # a run's clicks take FLOPs from its own rows, else from the runs before it
+        attach_flops(run["rows"], rows)
+        rows.extend(run["rows"])
     summary = []
     for run in runs:
         rates = compute_floor.best_rates(*run["rate_samples"])
