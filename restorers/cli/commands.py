@@ -140,10 +140,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _restore_with(args: argparse.Namespace, restorer, names: OutputNames) -> int:
-    if restorer.spec.family == "face" and args.mode == "whole" and args.bg_upsampler != "none":
+    if restorer.spec.family == "face" and args.mode == "whole" and args.bg_upsampler not in ("none", "auto"):
         sr = [s.name for s in specs("baseline", "sr")]
         if args.bg_upsampler not in sr:
-            print(f"error: --bg-upsampler '{args.bg_upsampler}' is not one of: none, {', '.join(sr)}", file=sys.stderr)
+            print(f"error: --bg-upsampler '{args.bg_upsampler}' is not one of: auto, none, {', '.join(sr)}",
+                  file=sys.stderr)
             return 2
     fidelities = _fidelities(args.fidelity)
     if fidelities is None:

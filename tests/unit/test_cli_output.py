@@ -56,7 +56,7 @@ def test_bad_background_upsampler_names_the_option(tmp_path, capsys):
     code = main(["restore", str(_photo(tmp_path)), "--model", "gpen-bfr-512", "--bg-upsampler", "gpen-bfr-256"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "--bg-upsampler 'gpen-bfr-256' is not one of: none, bicubic, lanczos" in err
+    assert "--bg-upsampler 'gpen-bfr-256' is not one of: auto, none, bicubic, lanczos" in err
 
 
 def test_help_is_fast_and_imports_no_heavy_module(tmp_path):

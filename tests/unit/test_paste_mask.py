@@ -207,6 +207,10 @@ def test_cli_mask_option_reaches_the_paste_and_saves_the_mask(tiny_parser, tmp_p
         assert bool(saved_masks) == (mask == "parse")
     assert np.array_equal(outputs["parse"], small_photo)  # the tiny parser calls everything hair
     assert not np.array_equal(outputs["square"], small_photo)
+    # The default background ("auto": general-x4v3 when it can run, else Lanczos) is accepted by the CLI.
+    code = main(["restore", str(photo), "--weights", str(weights), "--mask", "square", "--out", str(tmp_path / "auto"),
+                 "--device", "cpu", "--precision", "fp32"])
+    assert code == 0, capsys.readouterr().err
     # The option is offered wherever faces are pasted back, and only with its two values.
     parser = build_parser()
     for command in (["restore", "x.png", "-m", "gpen-bfr-512"], ["video", "x.mp4", "-m", "gpen-bfr-512", "-o", "y.mp4"],
