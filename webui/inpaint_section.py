@@ -44,7 +44,8 @@ def editor_image_and_mask(editor: dict | None) -> tuple[np.ndarray, np.ndarray |
         raise gr.Error("Upload a face first, then paint the damaged part white.")
     rgb = np.ascontiguousarray(background[:, :, :3]).astype(np.uint8)
     if rgb.min() == rgb.max():  # an empty canvas (e.g. painted before the upload reached the editor)
-        raise gr.Error("The editor holds no photo (a blank canvas): upload a face, then paint the damaged part white.")
+        raise gr.Error("The editor has not passed a photo on yet (a blank canvas): give it a moment after the "
+                       "upload, paint the damaged part white, then press Inpaint again.")
     mask = np.zeros(rgb.shape[:2], bool)
     for layer in editor.get("layers") or []:
         array = _layer(layer)

@@ -35,7 +35,7 @@ def test_paint_a_mask_and_inpaint(browser, app_url, tiny_inpainter, viewport):  
     page.set_input_files("#inpaint-editor input[type=file]", str(face_path))
     canvas = page.locator("#inpaint-editor canvas").first
     canvas.wait_for()
-    page.wait_for_timeout(1500)  # the background image is drawn on the canvas
+    page.wait_for_timeout(3000)  # the background image is drawn on the canvas
     page.locator("#inpaint-editor button[aria-label='Brush']").click()
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -50,12 +50,21 @@ def test_paint_a_mask_and_inpaint(browser, app_url, tiny_inpainter, viewport):  
     page.wait_for_timeout(1500)  # the editor sends its new value (background + stroke layer) to the server
     page.set_input_files("#inpaint-checkpoint input[type=file]", str(tiny_inpainter))
     page.wait_for_timeout(500)
-    page.click("#inpaint-run")
-    # Done: a result, or a sentence in the status (while running it shows only the progress timer, e.g. '0.4s').
-    page.wait_for_function("document.querySelector('#inpaint-output img') || "
-                           "/Inpainted|could not|missing|Upload|editor|error/i.test(document.querySelector('#inpaint-status').innerText)", timeout=TIMEOUT)
-    page.wait_for_timeout(500)
-    status = page.inner_text("#inpaint-status")
+    # The editor keeps the photo and the strokes in the page until it has composited them; on a loaded machine
+    # a click can come first, and the app then says so in words. A person presses again; so does the test.
+    status = ""
+    for _ in range(3):
+        page.click("#inpaint-run")
+        page.wait_for_timeout(1000)
+        # Done: a result, or a sentence in the status and no progress timer ("0.8s") in front of it.
+        page.wait_for_function("() => { const t = document.querySelector('#inpaint-status').innerText;"
+                               " return document.querySelector('#inpaint-output img') || (!/^\\s*\\d+(\\.\\d+)?s/.test(t)"
+                               " && /Inpainted|could not|missing|Upload|editor|error/i.test(t)); }", timeout=TIMEOUT)
+        page.wait_for_timeout(500)
+        status = page.inner_text("#inpaint-status")
+        if "has not passed a photo on yet" not in status:
+            break
+        page.wait_for_timeout(3000)
     assert "Inpainted the face" in status, status
     # The page must not be wider than the screen (the editor fits a phone).
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
