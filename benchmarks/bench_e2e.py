@@ -47,6 +47,7 @@ if __package__ in (None, ""):
 
 from benchmarks import compute_floor  # noqa: E402
 from benchmarks.random_weights import build_cache, use_random_weights  # noqa: E402
+from benchmarks.run import _cpu_model, _load  # noqa: E402 - the machine facts every section reports
 from benchmarks.stages import NETWORK_STAGES, STAGES, StageClock  # noqa: E402
 
 SHARED = Path(os.environ.get("RESTORERS_SHARED_DIR", REPO_ROOT.parent / "shared"))
@@ -101,10 +102,6 @@ QUICK = Plan(face_models=("gpen-bfr-256",), backgrounds=("none", "lanczos", "rea
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] e2e: {message}", file=sys.stderr, flush=True)
-
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -541,14 +538,6 @@ def save_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(path)
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def _cpu_flags() -> list[str]:
